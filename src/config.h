@@ -46,7 +46,7 @@ void consul_cfg_fini(struct consul_cfg *c);
 struct listen_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char text[64]; /* "127.0.0.1:53", "[::1]:53" */
+	char text[80]; /* "127.0.0.1:53", "[::1]:53" */
 };
 
 struct config {

@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: MIT
+ * answer.c -- one query + one snapshot -> one reply (RFC 1034 4.3.2).
+ * Owns:    query validation, authoritative answers for the zone, negative
+ *          answers (RFC 2308), truncation, EDNS (RFC 6891), RFC 8482 ANY.
+ * Borrows: the snapshot (read-only, for one call) and the caller's buffers.
+ * Never:   I/O, malloc, locks: this is the query path.
+ * Start reading at answer_query().
+ *
+ * Layout of every reply: header, the question copied byte for byte from the
+ * query (so 0x20 case randomisation survives), then records. Owner names
+ * are compression pointers into that question: 0xC00C for the query name,
+ * and a pointer to where the apex starts inside it for SOA owners and for
+ * the tail of <hex>.addr.<apex> targets. */
+#include "config_feat.h"
+
+#include <string.h>
+
+#include "answer.h"
+#include "wire.h"
+
+#define PTR(off) ((uint16_t)(0xc000u | (off)))
+#define PTR_MAX 0x3fffu /* the farthest offset a pointer can reach */
+#define OPT_LEN 11	/* root name, type, class, ttl, rdlen */
+
+/* What was read from the query. */
+struct query {
+	struct wire_hdr hdr;
+	uint8_t name[WIRE_NAME_MAX]; /* lower case */
+	size_t name_len;
+	size_t qend;		/* end of the question in the query */
+	uint16_t qtype, qclass;
+	bool edns;
+	uint16_t udp_size;
+	uint8_t edns_version;
+};
+
+/* The reply under construction. */
+struct reply {
+	struct wire_cur c;
+	const struct zone_cfg *zc;
+	uint16_t apex_off;  /* where the apex begins in the echoed question */
+	uint16_t addr_off;  /* where an "addr" label was written, 0 if none */
+	uint16_t an, ns, ar;
+	bool tc;
+	struct answer_scratch *s;
+};
+
+void
+answer_scratch_init(struct answer_scratch *s)
+{
+	memset(s, 0, sizeof(*s));
+	rng_seed(&s->rng);
+}
+
+/* ---- reading the query --------------------------------------------------- */
+
+/* Returns 0, or the rcode to answer with (FORMERR). */
+static int
+read_query(const uint8_t *q, size_t qlen, struct query *qr)
+{
+	struct wire_cur c;
+	int n;
+
+	wire_cur_init(&c, q, qlen);
+	wire_read_hdr(&c, &qr->hdr);
+	n = wire_read_name(&c, qr->name, true);
+	/* The question is the first name: it cannot be compressed, and we
+	 * echo it verbatim, so its raw length must equal its decoded one. */
+	if (n < 0 || c.pos != WIRE_HDR_LEN + (size_t)n)
+		return WIRE_RCODE_FORMERR;
+	qr->name_len = (size_t)n;
+	qr->qtype = wire_get_u16(&c);
+	qr->qclass = wire_get_u16(&c);
+	if (c.err)
+		return WIRE_RCODE_FORMERR;
+	qr->qend = c.pos;
+
+	/* The other sections: records are skipped, OPT is looked for. An OPT
+	 * outside the additional section, a second OPT, or an OPT whose owner
+	 * is not the root is a format error (RFC 6891 6.1.1). */
+	unsigned total = (unsigned)qr->hdr.ancount + qr->hdr.nscount +
+			 qr->hdr.arcount;
+	for (unsigned i = 0; i < total; i++) {
+		bool additional = i >= (unsigned)qr->hdr.ancount + qr->hdr.nscount;
+		size_t start = c.pos, rdpos = 0;
+		uint16_t type, klass, rdlen;
+		uint32_t ttl;
+
+		if (wire_skip_rr(&c, &type, &klass, &ttl, &rdlen, &rdpos) != 0)
+			return WIRE_RCODE_FORMERR;
+		if (type != WIRE_TYPE_OPT)
+			continue;
+		if (!additional || qr->edns || q[start] != 0)
+			return WIRE_RCODE_FORMERR;
+		qr->edns = true;
+		qr->udp_size = klass < WIRE_UDP_MIN ? WIRE_UDP_MIN : klass;
+		qr->edns_version = (uint8_t)(ttl >> 16);
+		/* Options must tile the RDATA exactly; unknown ones are ignored. */
+		size_t p = rdpos, end = rdpos + rdlen;
+		while (p < end) {
+			if (end - p < 4)
+				return WIRE_RCODE_FORMERR;
+			size_t olen = (size_t)(q[p + 2] << 8 | q[p + 3]);
+			if (end - p - 4 < olen)
+				return WIRE_RCODE_FORMERR;
+			p += 4 + olen;
+		}
+	}
+	return 0;
+}
+
+/* Position of the apex inside name (a label boundary), or -1 when the name
+ * is not at or below the apex. */
+static int
+apex_at(const uint8_t *name, size_t len, const struct zone_cfg *zc)
+{
+	size_t p = 0;
+	if (len < zc->apex_len)
+		return -1;
+	while (p < len) {
+		if (len - p == zc->apex_len)
+			return memcmp(name + p, zc->apex, zc->apex_len) == 0
+				   ? (int)p
+				   : -1;
+		if (name[p] == 0)
+			break;
+		p += (size_t)name[p] + 1;
+	}
+	return -1;
+}
+
+/* ---- writing records ------------------------------------------------------- */
+
+static void
+rr_head(struct reply *r, uint16_t owner_ptr, uint16_t type, uint32_t ttl)
+{
+	wire_put_u16(&r->c, owner_ptr);
+	wire_put_u16(&r->c, type);
+	wire_put_u16(&r->c, WIRE_CLASS_IN);
+	wire_put_u32(&r->c, ttl);
+}
+
+/* Ends a record started at start whose RDLENGTH sits at rdlen_pos. Returns
+ * false (and rolls the cursor back to start) when it did not fit. */
+static bool
+rr_end(struct reply *r, size_t start, size_t rdlen_pos)
+{
+	if (r->c.err) {
+		r->c.err = 0;
+		r->c.pos = start;
+		return false;
+	}
+	wire_put_u16_at(r->c.buf, rdlen_pos,
+			(uint16_t)(r->c.pos - rdlen_pos - 2));
+	return true;
+}
+
+/* Writes <hex>.addr.<apex> (compressed as far as possible). Returns the
+ * offset the name was written at. */
+static size_t
+put_addr_name(struct reply *r, const uint8_t *label, size_t label_len)
+{
+	size_t at = r->c.pos;
+	wire_put_bytes(&r->c, label, label_len);
+	if (r->addr_off != 0) {
+		wire_put_u16(&r->c, PTR(r->addr_off));
+	} else {
+		size_t addr_at = r->c.pos;
+		wire_put_bytes(&r->c, "\4addr", 5);
+		wire_put_u16(&r->c, PTR(r->apex_off));
+		if (!r->c.err && addr_at <= PTR_MAX)
+			r->addr_off = (uint16_t)addr_at;
+	}
+	return at;
+}
+
+/* An A or AAAA record whose owner is the name at owner_ptr. */
+static bool
+put_addr_rr(struct reply *r, uint16_t owner_ptr, int family,
+	    const uint8_t *addr, uint32_t ttl)
+{
+	size_t start = r->c.pos, rdlen_pos;
+	rr_head(r, owner_ptr, family == 4 ? WIRE_TYPE_A : WIRE_TYPE_AAAA, ttl);
+	rdlen_pos = r->c.pos;
+	wire_put_u16(&r->c, 0);
+	wire_put_bytes(&r->c, addr, family == 4 ? 4 : 16);
+	return rr_end(r, start, rdlen_pos);
+}
+
+/* Shuffles list[0..n) into s->perm lazily: call next_pick() for each slot. */
+static uint32_t
+shuffle_init(struct answer_scratch *s, const uint32_t *list, uint32_t n)
+{
+	if (n > ANSWER_MAX_RR)
+		n = ANSWER_MAX_RR;
+	memcpy(s->perm, list, n * sizeof(*list));
+	return n;
+}
+
+static uint32_t
+next_pick(struct answer_scratch *s, uint32_t i, uint32_t n)
+{
+	uint32_t j = i + rng_below(&s->rng, n - i);
+	uint32_t t = s->perm[i];
+	s->perm[i] = s->perm[j];
+	s->perm[j] = t;
+	return s->perm[i];
+}
+
+static void
+answer_addrs(struct reply *r, const struct zone_hit *h, int family)
+{
+	const uint32_t *list = family == 4 ? h->set->v4 : h->set->v6;
+	uint32_t n = shuffle_init(r->s, list,
+				  family == 4 ? h->set->v4_count
+					      : h->set->v6_count);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct zinst *zi = &h->inst[next_pick(r->s, i, n)];
+		if (!put_addr_rr(r, PTR(WIRE_HDR_LEN), family, zi->addr,
+				 h->ttl_s)) {
+			r->tc = true;
+			return;
+		}
+		r->an++;
+	}
+}
+
+static void
+answer_srv(struct reply *r, const struct zone_hit *h)
+{
+	struct answer_scratch *s = r->s;
+	uint32_t n = shuffle_init(s, h->set->inst, h->set->count);
+	uint32_t written = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct zinst *zi = &h->inst[next_pick(s, i, n)];
+		size_t start = r->c.pos, rdlen_pos;
+		uint16_t id = zi->addr_id;
+		bool known = id < ANSWER_MAX_RR && s->target_gen[id] == s->gen;
+
+		rr_head(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_SRV, h->ttl_s);
+		rdlen_pos = r->c.pos;
+		wire_put_u16(&r->c, 0);
+		wire_put_u16(&r->c, 1); /* priority: all equal */
+		wire_put_u16(&r->c, zi->weight);
+		wire_put_u16(&r->c, zi->port);
+		uint16_t saved_addr_off = r->addr_off;
+		size_t at = 0;
+		if (zi->family == 0)
+			wire_put_bytes(&r->c, zi->target, zi->target_len);
+		else if (known)
+			wire_put_u16(&r->c, PTR(s->target_off[id]));
+		else
+			at = put_addr_name(r, zi->target, zi->target_len);
+		if (!rr_end(r, start, rdlen_pos)) {
+			r->addr_off = saved_addr_off;
+			r->tc = true;
+			break;
+		}
+		if (zi->family != 0 && !known && id < ANSWER_MAX_RR &&
+		    at <= PTR_MAX) {
+			s->target_gen[id] = s->gen;
+			s->target_off[id] = (uint16_t)at;
+		}
+		written = i + 1;
+		r->an++;
+	}
+	if (r->tc)
+		return;
+	/* Glue: one A/AAAA per distinct target, in the answer's order. Glue
+	 * that does not fit is left out without TC (RFC 2181 9). */
+	for (uint32_t i = 0; i < written; i++) {
+		const struct zinst *zi = &h->inst[s->perm[i]];
+		uint16_t id = zi->addr_id;
+		if (zi->family == 0 || id >= ANSWER_MAX_RR ||
+		    s->target_gen[id] != s->gen || s->glue_gen[id] == s->gen)
+			continue;
+		if (!put_addr_rr(r, PTR(s->target_off[id]), zi->family,
+				 zi->addr, h->ttl_s))
+			return;
+		s->glue_gen[id] = s->gen;
+		r->ar++;
+	}
+}
+
+static void
+answer_txt(struct reply *r, const struct zone_hit *h)
+{
+	size_t p = 0;
+	while (p + 2 <= h->txt_len) {
+		size_t rl = (size_t)(h->txt[p] << 8 | h->txt[p + 1]);
+		size_t start = r->c.pos, rdlen_pos;
+		rr_head(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_TXT, h->ttl_s);
+		rdlen_pos = r->c.pos;
+		wire_put_u16(&r->c, 0);
+		wire_put_bytes(&r->c, h->txt + p + 2, rl);
+		if (!rr_end(r, start, rdlen_pos)) {
+			r->tc = true;
+			return;
+		}
+		r->an++;
+		p += 2 + rl;
+	}
+}
+
+/* RFC 8482 4.2: answer ANY with one synthesized HINFO record. */
+static void
+answer_any(struct reply *r, uint32_t ttl)
+{
+	static const uint8_t rdata[] = "\7RFC8482\0";
+	size_t start = r->c.pos, rdlen_pos;
+	rr_head(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_HINFO, ttl);
+	rdlen_pos = r->c.pos;
+	wire_put_u16(&r->c, 0);
+	wire_put_bytes(&r->c, rdata, sizeof(rdata) - 1);
+	if (!rr_end(r, start, rdlen_pos))
+		r->tc = true;
+	else
+		r->an++;
+}
+
+static void
+ns_addr(const struct zone_cfg *zc, size_t i, int *family, const uint8_t **a)
+{
+	static const uint8_t loopback[4] = {127, 0, 0, 1};
+	if (zc->ns_count == 0) {
+		*family = 4;
+		*a = loopback;
+		return;
+	}
+	*family = zc->ns[i].family;
+	*a = zc->ns[i].addr;
+}
+
+static void
+put_soa(struct reply *r, uint32_t serial, uint32_t ttl, uint16_t *count)
+{
+	const struct zone_cfg *zc = r->zc;
+	uint8_t label[33];
+	const uint8_t *a;
+	int family;
+	size_t start = r->c.pos, rdlen_pos;
+	uint16_t saved_addr_off = r->addr_off;
+
+	ns_addr(zc, 0, &family, &a);
+	rr_head(r, PTR(r->apex_off), WIRE_TYPE_SOA, ttl);
+	rdlen_pos = r->c.pos;
+	wire_put_u16(&r->c, 0);
+	put_addr_name(r, label, zone_addr_label(family, a, label));
+	wire_put_bytes(&r->c, "\12hostmaster", 11);
+	wire_put_u16(&r->c, PTR(r->apex_off));
+	wire_put_u32(&r->c, serial);
+	wire_put_u32(&r->c, 3600);	/* refresh */
+	wire_put_u32(&r->c, 600);	/* retry */
+	wire_put_u32(&r->c, 86400);	/* expire */
+	wire_put_u32(&r->c, zc->neg_ttl_s); /* minimum: the negative TTL */
+	if (!rr_end(r, start, rdlen_pos)) {
+		r->addr_off = saved_addr_off;
+		r->tc = true;
+		return;
+	}
+	(*count)++;
+}
+
+static void
+answer_ns(struct reply *r, uint32_t ttl)
+{
+	const struct zone_cfg *zc = r->zc;
+	size_t n = zc->ns_count ? zc->ns_count : 1;
+	uint16_t offs[ZONE_MAX_NS];
+	uint8_t label[33];
+	size_t written = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *a;
+		int family;
+		size_t start = r->c.pos, rdlen_pos, at;
+		uint16_t saved_addr_off = r->addr_off;
+		ns_addr(zc, i, &family, &a);
+		rr_head(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_NS, ttl);
+		rdlen_pos = r->c.pos;
+		wire_put_u16(&r->c, 0);
+		at = put_addr_name(r, label, zone_addr_label(family, a, label));
+		if (!rr_end(r, start, rdlen_pos)) {
+			r->addr_off = saved_addr_off;
+			r->tc = true;
+			return;
+		}
+		offs[written++] = (uint16_t)at;
+		r->an++;
+	}
+	for (size_t i = 0; i < written; i++) {
+		const uint8_t *a;
+		int family;
+		ns_addr(zc, i, &family, &a);
+		if (!put_addr_rr(r, PTR(offs[i]), family == 6 ? 6 : 4, a, ttl))
+			return;
+		r->ar++;
+	}
+}
+
+/* ---- the query path ----------------------------------------------------- */
+
+static size_t
+header_only(uint8_t *out, const struct wire_hdr *qh, uint16_t rcode)
+{
+	struct wire_cur c;
+	struct wire_hdr h = {
+	    .id = qh->id,
+	    .flags = (uint16_t)(WIRE_F_QR | (qh->flags & (WIRE_F_OPCODE | WIRE_F_RD)) |
+				(rcode & WIRE_F_RCODE)),
+	};
+	wire_cur_init(&c, out, WIRE_HDR_LEN);
+	wire_write_hdr(&c, &h);
+	return WIRE_HDR_LEN;
+}
+
+enum outcome { OUT_ANSWER, OUT_NODATA, OUT_NXDOMAIN };
+
+/* Fills the answer section for an in-zone name; returns what to add. */
+static enum outcome
+answer_name(struct reply *r, const struct zone *z, const struct query *qr,
+	    int apex_pos)
+{
+	const uint8_t *rel = qr->name;
+	size_t rel_len = (size_t)apex_pos;
+	uint16_t an0 = r->an;
+	struct zone_hit h;
+
+	if (rel_len == 0) { /* the apex itself */
+		switch (qr->qtype) {
+		case WIRE_TYPE_SOA:
+			put_soa(r, zone_serial(z), r->zc->ttl_s, &r->an);
+			break;
+		case WIRE_TYPE_NS:
+			answer_ns(r, r->zc->ttl_s);
+			break;
+		case WIRE_TYPE_ANY:
+			answer_any(r, r->zc->ttl_s);
+			break;
+		}
+		return r->an > an0 || r->tc ? OUT_ANSWER : OUT_NODATA;
+	}
+
+	/* <hex>.addr.<apex>: decoded statelessly, so an SRV target always
+	 * resolves, whatever snapshot the client asks. */
+	if (rel[0] + 1u < rel_len && rel_len == rel[0] + 1u + 5u &&
+	    memcmp(rel + rel[0] + 1, "\4addr", 5) == 0) {
+		uint8_t addr[16];
+		int family = zone_addr_decode(rel + 1, rel[0], addr);
+		if (family == 0)
+			return OUT_NXDOMAIN;
+		if (qr->qtype == WIRE_TYPE_ANY ||
+		    qr->qtype == (family == 4 ? WIRE_TYPE_A : WIRE_TYPE_AAAA)) {
+			if (put_addr_rr(r, PTR(WIRE_HDR_LEN), family, addr,
+					r->zc->ttl_s))
+				r->an++;
+			else
+				r->tc = true;
+		}
+		return r->an > an0 || r->tc ? OUT_ANSWER : OUT_NODATA;
+	}
+
+	if (!zone_lookup(z, rel, rel_len, &h))
+		return OUT_NXDOMAIN;
+	if (h.kind == ZK_EMPTY)
+		return OUT_NODATA;
+	switch (qr->qtype) {
+	case WIRE_TYPE_SRV:
+		answer_srv(r, &h);
+		break;
+	case WIRE_TYPE_A:
+		if (h.kind == ZK_SERVICE)
+			answer_addrs(r, &h, 4);
+		break;
+	case WIRE_TYPE_AAAA:
+		if (h.kind == ZK_SERVICE)
+			answer_addrs(r, &h, 6);
+		break;
+	case WIRE_TYPE_TXT:
+		if (h.kind == ZK_SERVICE)
+			answer_txt(r, &h);
+		break;
+	case WIRE_TYPE_ANY:
+		answer_any(r, h.ttl_s);
+		break;
+	}
+	return r->an > an0 || r->tc ? OUT_ANSWER : OUT_NODATA;
+}
+
+size_t
+answer_query(const struct zone *z, const struct zone_cfg *zc,
+	     const struct answer_cfg *cfg, const uint8_t *q, size_t qlen,
+	     uint8_t *out, size_t outcap, bool is_tcp,
+	     struct answer_scratch *s, struct answer_info *info)
+{
+	struct query qr;
+	struct reply r;
+	size_t limit;
+	uint16_t rcode = WIRE_RCODE_NOERROR;
+	bool aa = false;
+	int apex_pos = -1;
+
+	memset(info, 0, sizeof(*info));
+	info->action = ANSWER_DROP;
+	info->udp_size = WIRE_UDP_MIN;
+	if (qlen < WIRE_HDR_LEN || outcap < WIRE_UDP_MIN)
+		return 0;
+	memset(&qr, 0, sizeof(qr));
+	{
+		struct wire_cur c;
+		wire_cur_init(&c, q, qlen);
+		wire_read_hdr(&c, &qr.hdr);
+	}
+	if (qr.hdr.flags & WIRE_F_QR)
+		return 0; /* never answer an answer */
+	info->action = ANSWER_REPLY;
+	if ((qr.hdr.flags & WIRE_F_OPCODE) != 0) {
+		info->rcode = WIRE_RCODE_NOTIMP;
+		return header_only(out, &qr.hdr, WIRE_RCODE_NOTIMP);
+	}
+	if (qr.hdr.qdcount != 1 || read_query(q, qlen, &qr) != 0) {
+		info->rcode = WIRE_RCODE_FORMERR;
+		return header_only(out, &qr.hdr, WIRE_RCODE_FORMERR);
+	}
+	info->qtype = qr.qtype;
+	info->edns = qr.edns;
+	info->udp_size = qr.edns ? qr.udp_size : WIRE_UDP_MIN;
+
+	/* The reply's size limit (RFC 6891 6.2.5, RFC 1035 4.2.1). */
+	if (is_tcp)
+		limit = WIRE_MSG_MAX;
+	else if (qr.edns)
+		limit = MIN(qr.udp_size, MAX(cfg->edns_size, WIRE_UDP_MIN));
+	else
+		limit = WIRE_UDP_MIN;
+	limit = MIN(limit, outcap);
+
+	if (qr.edns && qr.edns_version > 0) {
+		rcode = WIRE_RCODE_BADVERS;
+	} else if (qr.qclass != WIRE_CLASS_IN) {
+		rcode = WIRE_RCODE_REFUSED;
+	} else if ((apex_pos = apex_at(qr.name, qr.name_len, zc)) < 0) {
+		if (cfg->recursion) {
+			info->action = ANSWER_FORWARD;
+			return 0;
+		}
+		rcode = WIRE_RCODE_REFUSED;
+	} else if (z == NULL || !zone_synced(z)) {
+		rcode = WIRE_RCODE_SERVFAIL;
+	} else if (qr.qtype == WIRE_TYPE_AXFR || qr.qtype == WIRE_TYPE_IXFR) {
+		rcode = WIRE_RCODE_REFUSED;
+	} else {
+		aa = true;
+	}
+
+	/* Header and question; records follow. */
+	memset(&r, 0, sizeof(r));
+	r.s = s;
+	r.zc = zc;
+	r.apex_off = (uint16_t)(WIRE_HDR_LEN + (apex_pos < 0 ? 0 : apex_pos));
+	wire_cur_init(&r.c, out, limit - (qr.edns ? OPT_LEN : 0));
+	wire_skip(&r.c, WIRE_HDR_LEN);
+	wire_put_bytes(&r.c, q + WIRE_HDR_LEN, qr.qend - WIRE_HDR_LEN);
+	if (r.c.err) /* cannot happen: a question fits in 512 bytes */
+		return header_only(out, &qr.hdr, WIRE_RCODE_SERVFAIL);
+	if (++s->gen == 0) {
+		memset(s->target_gen, 0, sizeof(s->target_gen));
+		memset(s->glue_gen, 0, sizeof(s->glue_gen));
+		s->gen = 1;
+	}
+
+	if (aa) {
+		enum outcome o = answer_name(&r, z, &qr, apex_pos);
+		if (o == OUT_NXDOMAIN)
+			rcode = WIRE_RCODE_NXDOMAIN;
+		if (o != OUT_ANSWER) /* RFC 2308 3: SOA in authority */
+			put_soa(&r, zone_serial(z), zc->neg_ttl_s, &r.ns);
+	}
+
+	/* OPT goes last, in the room reserved for it (RFC 6891 6.1.1). */
+	if (qr.edns) {
+		r.c.len += OPT_LEN;
+		wire_put_u8(&r.c, 0);
+		wire_put_u16(&r.c, WIRE_TYPE_OPT);
+		wire_put_u16(&r.c, MAX(cfg->edns_size, WIRE_UDP_MIN));
+		wire_put_u32(&r.c, (uint32_t)(rcode >> 4) << 24);
+		wire_put_u16(&r.c, 0);
+		r.ar++;
+	}
+
+	struct wire_hdr h = {
+	    .id = qr.hdr.id,
+	    .flags = (uint16_t)(WIRE_F_QR | (qr.hdr.flags & (WIRE_F_RD | WIRE_F_CD)) |
+				(aa ? WIRE_F_AA : 0) |
+				(cfg->recursion ? WIRE_F_RA : 0) |
+				(r.tc ? WIRE_F_TC : 0) | (rcode & WIRE_F_RCODE)),
+	    .qdcount = 1,
+	    .ancount = r.an,
+	    .nscount = r.ns,
+	    .arcount = r.ar,
+	};
+	struct wire_cur hc;
+	wire_cur_init(&hc, out, WIRE_HDR_LEN);
+	wire_write_hdr(&hc, &h);
+	info->rcode = rcode;
+	info->truncated = r.tc;
+	return r.c.pos;
+}

@@ -1,0 +1,701 @@
+/* SPDX-License-Identifier: MIT
+ * frontend.c -- UDP worker threads and the TCP thread.
+ * Owns:    listening sockets, per-thread receive/send buffers, TCP
+ *          connections (framing, pipelining, idle timeout, cap).
+ * Borrows: the current snapshot from zone.c, for one batch at a time.
+ * Never:   record contents (answer.c), Consul, config reload.
+ * Start reading at udp_worker().
+ *
+ * Threads are urcu-qsbr readers: they announce a quiescent state after every
+ * batch and go offline while blocked in epoll_wait(), so a publish never
+ * waits on an idle worker. */
+#include "config_feat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <urcu-qsbr.h>
+
+#include "frontend.h"
+#include "log.h"
+#include "util.h"
+#include "wire.h"
+#include "zone.h"
+
+#define UDP_BATCH 64
+#define UDP_BUF 4096	     /* EDNS sizes are capped at 4096 */
+#define TCP_IN_MAX 4096	     /* largest TCP query we read; larger: close */
+#define TCP_BACKLOG 1024
+
+struct worker {
+	struct frontend *fe;
+	pthread_t thread;
+	bool started;
+	int ep;
+	int socks[CONFIG_MAX_LISTEN];
+	size_t sock_count;
+	struct answer_scratch scratch;
+	uint8_t in[UDP_BATCH][UDP_BUF];
+	uint8_t out[UDP_BATCH][UDP_BUF];
+	struct frontend_stats st; /* written by this thread only */
+};
+
+struct conn {
+	int fd;
+	struct conn *prev, *next; /* LRU: head is the least recently active */
+	uint64_t last_ms;
+	uint8_t in[2 + TCP_IN_MAX];
+	size_t in_len;
+	uint8_t *pending;	  /* reply bytes not yet written */
+	size_t pending_len, pending_off;
+};
+
+struct tcp {
+	pthread_t thread;
+	bool started;
+	int ep;
+	int socks[CONFIG_MAX_LISTEN];
+	size_t sock_count;
+	struct conn *head, *tail;
+	size_t count;
+	struct answer_scratch scratch;
+	uint8_t out[2 + WIRE_MSG_MAX];
+	struct frontend_stats st;
+};
+
+struct frontend {
+	const struct config *cfg;
+	struct answer_cfg acfg;
+	int stop_fd; /* eventfd: readable once stopping */
+	struct worker **workers;
+	size_t worker_count;
+	struct tcp *tcp;
+	pthread_mutex_t stats_lock;
+};
+
+/* ---- sockets ------------------------------------------------------------- */
+
+static void
+bind_advice(const struct listen_addr *la, int err, bool is_tcp)
+{
+	const char *proto = is_tcp ? "TCP" : "UDP";
+	uint16_t port = ntohs(((const struct sockaddr_in *)&la->ss)->sin_port);
+	if (err == EACCES && port < 1024)
+		log_msg(LOG_LVL_ERROR, "frontend: cannot bind %s %s (permission "
+			"denied): ports below 1024 need root or "
+			"CAP_NET_BIND_SERVICE; run as root, grant the "
+			"capability, or choose another port with --listen "
+			"(e.g. --listen 127.0.0.1:5300)", proto, la->text);
+	else if (err == EADDRINUSE)
+		log_msg(LOG_LVL_ERROR, "frontend: cannot bind %s %s (address "
+			"in use): another server (systemd-resolved, dnsmasq, "
+			"another srvshimd?) listens there; stop it or choose "
+			"another address with --listen", proto, la->text);
+	else if (err == EADDRNOTAVAIL)
+		log_msg(LOG_LVL_ERROR, "frontend: cannot bind %s %s (address "
+			"not available): no interface has that address; "
+			"check --listen", proto, la->text);
+	else
+		log_msg(LOG_LVL_ERROR, "frontend: cannot bind %s %s (%s); "
+			"check --listen", proto, la->text, strerror(err));
+}
+
+static int
+open_socket(const struct listen_addr *la, bool is_tcp)
+{
+	int one = 1;
+	int fd = socket(la->ss.ss_family,
+			(is_tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK |
+			    SOCK_CLOEXEC,
+			0);
+	if (fd < 0) {
+		log_warn("frontend: socket for %s", la->text);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+		log_warn("frontend: SO_REUSEPORT on %s", la->text);
+	if (la->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) != 0) {
+		bind_advice(la, errno, is_tcp);
+		close(fd);
+		return -1;
+	}
+	if (is_tcp) {
+		if (listen(fd, TCP_BACKLOG) != 0) {
+			log_warn("frontend: listen on %s", la->text);
+			close(fd);
+			return -1;
+		}
+	} else {
+		int sz = 4 << 20;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	return fd;
+}
+
+static int
+ep_add(int ep, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = ptr};
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+static bool
+source_ok(const struct sockaddr_storage *ss)
+{
+	/* Port 0 cannot be answered; it is also a spoofing tell. */
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_port != 0;
+	if (ss->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)ss)->sin6_port != 0;
+	return false;
+}
+
+static void
+udp_drain(struct worker *w, int fd)
+{
+	static __thread struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
+	static __thread struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
+	static __thread struct sockaddr_storage from[UDP_BATCH];
+
+	for (;;) {
+		for (int i = 0; i < UDP_BATCH; i++) {
+			riov[i].iov_base = w->in[i];
+			riov[i].iov_len = UDP_BUF;
+			memset(&rmsg[i].msg_hdr, 0, sizeof(rmsg[i].msg_hdr));
+			rmsg[i].msg_hdr.msg_name = &from[i];
+			rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
+			rmsg[i].msg_hdr.msg_iov = &riov[i];
+			rmsg[i].msg_hdr.msg_iovlen = 1;
+		}
+		int n = recvmmsg(fd, rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				log_warn("frontend: recvmmsg");
+			return;
+		}
+		const struct zone *z = zone_current();
+		int out = 0;
+		for (int i = 0; i < n; i++) {
+			struct answer_info info;
+			size_t len;
+
+			w->st.udp_queries++;
+			if (!source_ok(&from[i]) ||
+			    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+				w->st.udp_dropped++;
+				continue;
+			}
+			len = answer_query(z, zone_config(z), &w->fe->acfg,
+					   w->in[i], rmsg[i].msg_len,
+					   w->out[out], UDP_BUF, false,
+					   &w->scratch, &info);
+			if (info.action != ANSWER_REPLY) {
+				w->st.udp_dropped++;
+				continue;
+			}
+			w->st.udp_truncated += info.truncated;
+			siov[out].iov_base = w->out[out];
+			siov[out].iov_len = len;
+			memset(&smsg[out].msg_hdr, 0, sizeof(smsg[out].msg_hdr));
+			smsg[out].msg_hdr.msg_name = &from[i];
+			smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
+			smsg[out].msg_hdr.msg_iov = &siov[out];
+			smsg[out].msg_hdr.msg_iovlen = 1;
+			out++;
+		}
+		rcu_quiescent_state(); /* done with z for this batch */
+		int sent = 0;
+		while (sent < out) {
+			int k = sendmmsg(fd, smsg + sent, (unsigned)(out - sent), 0);
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				/* A full socket buffer or an unreachable
+				 * client: drop the rest of this batch. */
+				w->st.udp_dropped += (uint64_t)(out - sent);
+				break;
+			}
+			sent += k;
+		}
+		w->st.udp_replies += (uint64_t)sent;
+		if (n < UDP_BATCH)
+			return;
+	}
+}
+
+static void *
+udp_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct epoll_event evs[CONFIG_MAX_LISTEN + 1];
+
+	rcu_register_thread();
+	for (;;) {
+		rcu_thread_offline();
+		int n = epoll_wait(w->ep, evs, (int)ARRAY_SIZE(evs), -1);
+		rcu_thread_online();
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("frontend: epoll_wait");
+			break;
+		}
+		bool stop = false;
+		for (int i = 0; i < n; i++) {
+			int fd = (int)(intptr_t)evs[i].data.ptr;
+			if (fd == w->fe->stop_fd)
+				stop = true;
+			else
+				udp_drain(w, fd);
+		}
+		if (stop)
+			break;
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* ---- TCP ------------------------------------------------------------------ */
+
+static void
+lru_unlink(struct tcp *t, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		t->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+lru_touch(struct tcp *t, struct conn *c)
+{
+	if (t->tail == c)
+		return;
+	if (c->prev || c->next || t->head == c)
+		lru_unlink(t, c);
+	c->prev = t->tail;
+	if (t->tail)
+		t->tail->next = c;
+	else
+		t->head = c;
+	t->tail = c;
+	c->last_ms = now_ms();
+}
+
+static void
+conn_close(struct tcp *t, struct conn *c)
+{
+	lru_unlink(t, c);
+	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->pending);
+	free(c);
+	t->count--;
+}
+
+/* Writes what is pending; returns false on a dead connection. */
+static bool
+conn_flush(struct tcp *t, struct conn *c)
+{
+	while (c->pending_off < c->pending_len) {
+		ssize_t k = write(c->fd, c->pending + c->pending_off,
+				  c->pending_len - c->pending_off);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* Stop reading until the client drains
+				 * what it asked for (backpressure). */
+				struct epoll_event ev = {
+				    .events = EPOLLOUT, .data.ptr = c};
+				epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev);
+				return true;
+			}
+			return false;
+		}
+		c->pending_off += (size_t)k;
+	}
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = c->pending_off = 0;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev);
+	return true;
+}
+
+/* Sends one framed reply: straight to the socket, keeping what the socket
+ * would not take. */
+static bool
+conn_send(struct tcp *t, struct conn *c, const uint8_t *buf, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t k = write(c->fd, buf + off, len - off);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return false;
+		}
+		off += (size_t)k;
+	}
+	if (off < len) {
+		c->pending = xmalloc(len - off);
+		memcpy(c->pending, buf + off, len - off);
+		c->pending_len = len - off;
+		c->pending_off = 0;
+		return conn_flush(t, c);
+	}
+	return true;
+}
+
+/* Answers every complete frame in c->in while nothing is pending. Returns
+ * false when the connection must close. */
+static bool
+conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
+{
+	size_t off = 0;
+	bool ok = true;
+
+	while (ok && c->pending == NULL && c->in_len - off >= 2) {
+		size_t flen = (size_t)(c->in[off] << 8 | c->in[off + 1]);
+		if (flen < WIRE_HDR_LEN || flen > TCP_IN_MAX) {
+			ok = false; /* zero-length, runt or oversized frame */
+			break;
+		}
+		if (c->in_len - off - 2 < flen)
+			break;
+		const struct zone *z = zone_current();
+		struct answer_info info;
+		size_t len = answer_query(z, zone_config(z), &fe->acfg,
+					  c->in + off + 2, flen, t->out + 2,
+					  sizeof(t->out) - 2, true, &t->scratch,
+					  &info);
+		rcu_quiescent_state();
+		t->st.tcp_queries++;
+		off += 2 + flen;
+		if (info.action != ANSWER_REPLY)
+			continue;
+		wire_put_u16_at(t->out, 0, (uint16_t)len);
+		ok = conn_send(t, c, t->out, len + 2);
+	}
+	memmove(c->in, c->in + off, c->in_len - off);
+	c->in_len -= off;
+	return ok;
+}
+
+static void
+conn_read(struct tcp *t, struct conn *c, const struct frontend *fe)
+{
+	for (;;) {
+		if (c->in_len == sizeof(c->in)) /* full: a frame too large */
+			break;
+		ssize_t k = read(c->fd, c->in + c->in_len,
+				 sizeof(c->in) - c->in_len);
+		if (k == 0)
+			goto close;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			goto close;
+		}
+		c->in_len += (size_t)k;
+		if (!conn_process(t, c, fe))
+			goto close;
+		if (c->pending != NULL)
+			break; /* backpressure: read again once drained */
+	}
+	if (!conn_process(t, c, fe))
+		goto close;
+	lru_touch(t, c);
+	return;
+close:
+	conn_close(t, c);
+}
+
+static void
+tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warnx("frontend: out of file descriptors "
+					  "accepting TCP; raise the limit or "
+					  "lower --tcp-max-conns");
+			return;
+		}
+		if (t->count >= fe->cfg->tcp_max_conns && t->head != NULL) {
+			/* At the cap the least recently active connection
+			 * makes room (RFC 7766 6.2.3). */
+			conn_close(t, t->head);
+			t->st.tcp_closed_cap++;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct conn *c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		if (ep_add(t->ep, fd, EPOLLIN, c) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		t->count++;
+		t->st.tcp_conns++;
+		lru_touch(t, c);
+	}
+}
+
+static bool
+is_listener(const struct tcp *t, const void *ptr, int *fd)
+{
+	for (size_t i = 0; i < t->sock_count; i++) {
+		if (ptr == &t->socks[i]) {
+			*fd = t->socks[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* One epoll event on a connection; the connection may be closed by it. */
+static void
+conn_event(struct tcp *t, struct conn *c, uint32_t events,
+	   const struct frontend *fe)
+{
+	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) {
+		conn_close(t, c);
+		return;
+	}
+	if ((events & EPOLLOUT) && c->pending) {
+		if (!conn_flush(t, c)) {
+			conn_close(t, c);
+			return;
+		}
+		if (c->pending == NULL && !conn_process(t, c, fe)) {
+			conn_close(t, c);
+			return;
+		}
+	}
+	if ((events & EPOLLIN) && c->pending == NULL)
+		conn_read(t, c, fe);
+}
+
+static void *
+tcp_thread(void *arg)
+{
+	struct frontend *fe = arg;
+	struct tcp *t = fe->tcp;
+	struct epoll_event evs[64];
+	bool stop = false;
+
+	rcu_register_thread();
+	while (!stop) {
+		int timeout = -1;
+		if (t->head != NULL) {
+			uint64_t now = now_ms();
+			uint64_t due = t->head->last_ms + fe->cfg->tcp_idle_ms;
+			timeout = due > now ? (int)MIN(due - now, 60000u) : 0;
+		}
+		rcu_thread_offline();
+		int n = epoll_wait(t->ep, evs, (int)ARRAY_SIZE(evs), timeout);
+		rcu_thread_online();
+		if (n < 0 && errno != EINTR) {
+			log_warn("frontend: epoll_wait (tcp)");
+			break;
+		}
+		/* Connections first, listeners last: accepting may close the
+		 * least recently active connection, which must not be one
+		 * that a later event of this batch still names. */
+		int accept_fds[CONFIG_MAX_LISTEN];
+		size_t accept_count = 0;
+		for (int i = 0; i < n; i++) {
+			void *ptr = evs[i].data.ptr;
+			int lfd;
+			if (ptr == &fe->stop_fd) {
+				stop = true;
+			} else if (is_listener(t, ptr, &lfd)) {
+				if (accept_count < ARRAY_SIZE(accept_fds))
+					accept_fds[accept_count++] = lfd;
+			} else {
+				conn_event(t, ptr, evs[i].events, fe);
+			}
+		}
+		for (size_t i = 0; i < accept_count; i++)
+			tcp_accept(t, accept_fds[i], fe);
+		uint64_t now = now_ms();
+		while (t->head != NULL &&
+		       now - t->head->last_ms >= fe->cfg->tcp_idle_ms) {
+			conn_close(t, t->head);
+			t->st.tcp_closed_idle++;
+		}
+		pthread_mutex_lock(&fe->stats_lock);
+		t->st.tcp_open = t->count;
+		pthread_mutex_unlock(&fe->stats_lock);
+	}
+	while (t->head != NULL)
+		conn_close(t, t->head);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+struct frontend *
+frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
+{
+	struct frontend *fe = xcalloc(1, sizeof(*fe));
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	fe->cfg = cfg;
+	fe->acfg = *acfg;
+	pthread_mutex_init(&fe->stats_lock, NULL);
+	fe->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fe->stop_fd < 0)
+		fatal("frontend: eventfd");
+	fe->worker_count = cfg->workers ? cfg->workers
+					: (size_t)(cores > 0 ? cores : 1);
+	fe->workers = xcalloc(fe->worker_count, sizeof(*fe->workers));
+	for (size_t i = 0; i < fe->worker_count; i++) {
+		struct worker *w = xcalloc(1, sizeof(*w));
+		fe->workers[i] = w;
+		w->fe = fe;
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		answer_scratch_init(&w->scratch);
+		ep_add(w->ep, fe->stop_fd, EPOLLIN, (void *)(intptr_t)fe->stop_fd);
+		for (size_t l = 0; l < cfg->listen_count; l++) {
+			int fd = open_socket(&cfg->listen[l], false);
+			if (fd < 0)
+				goto fail;
+			w->socks[w->sock_count++] = fd;
+			ep_add(w->ep, fd, EPOLLIN, (void *)(intptr_t)fd);
+		}
+	}
+	fe->tcp = xcalloc(1, sizeof(*fe->tcp));
+	fe->tcp->ep = epoll_create1(EPOLL_CLOEXEC);
+	answer_scratch_init(&fe->tcp->scratch);
+	ep_add(fe->tcp->ep, fe->stop_fd, EPOLLIN, &fe->stop_fd);
+	for (size_t l = 0; l < cfg->listen_count; l++) {
+		int fd = open_socket(&cfg->listen[l], true);
+		if (fd < 0)
+			goto fail;
+		fe->tcp->socks[fe->tcp->sock_count] = fd;
+		ep_add(fe->tcp->ep, fd, EPOLLIN,
+		       &fe->tcp->socks[fe->tcp->sock_count]);
+		fe->tcp->sock_count++;
+	}
+	for (size_t l = 0; l < cfg->listen_count; l++)
+		log_info("frontend: listening on %s, udp (%zu workers) and tcp",
+			 cfg->listen[l].text, fe->worker_count);
+	return fe;
+fail:
+	frontend_free(fe);
+	return NULL;
+}
+
+int
+frontend_start(struct frontend *fe)
+{
+	for (size_t i = 0; i < fe->worker_count; i++) {
+		if (pthread_create(&fe->workers[i]->thread, NULL, udp_worker,
+				   fe->workers[i]) != 0)
+			return -SRV_EIO;
+		fe->workers[i]->started = true;
+	}
+	if (pthread_create(&fe->tcp->thread, NULL, tcp_thread, fe) != 0)
+		return -SRV_EIO;
+	fe->tcp->started = true;
+	return 0;
+}
+
+void
+frontend_stop(struct frontend *fe)
+{
+	uint64_t one = 1;
+	if (write(fe->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("frontend: stop signal");
+	for (size_t i = 0; i < fe->worker_count; i++) {
+		if (fe->workers[i] && fe->workers[i]->started) {
+			pthread_join(fe->workers[i]->thread, NULL);
+			fe->workers[i]->started = false;
+		}
+	}
+	if (fe->tcp && fe->tcp->started) {
+		pthread_join(fe->tcp->thread, NULL);
+		fe->tcp->started = false;
+	}
+}
+
+void
+frontend_free(struct frontend *fe)
+{
+	if (fe == NULL)
+		return;
+	for (size_t i = 0; i < fe->worker_count; i++) {
+		struct worker *w = fe->workers[i];
+		if (w == NULL)
+			continue;
+		for (size_t s = 0; s < w->sock_count; s++)
+			close(w->socks[s]);
+		if (w->ep >= 0)
+			close(w->ep);
+		free(w);
+	}
+	free(fe->workers);
+	if (fe->tcp) {
+		for (size_t s = 0; s < fe->tcp->sock_count; s++)
+			close(fe->tcp->socks[s]);
+		close(fe->tcp->ep);
+		free(fe->tcp);
+	}
+	close(fe->stop_fd);
+	pthread_mutex_destroy(&fe->stats_lock);
+	free(fe);
+}
+
+void
+frontend_get_stats(struct frontend *fe, struct frontend_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	/* Counters are read without a lock: each is written by one thread and
+	 * a torn read of a 64-bit counter cannot happen on the platforms we
+	 * build for; a slightly stale sum is fine for diagnostics. */
+	for (size_t i = 0; i < fe->worker_count; i++) {
+		const struct frontend_stats *w = &fe->workers[i]->st;
+		st->udp_queries += w->udp_queries;
+		st->udp_replies += w->udp_replies;
+		st->udp_dropped += w->udp_dropped;
+		st->udp_truncated += w->udp_truncated;
+	}
+	st->tcp_queries = fe->tcp->st.tcp_queries;
+	st->tcp_conns = fe->tcp->st.tcp_conns;
+	st->tcp_closed_idle = fe->tcp->st.tcp_closed_idle;
+	st->tcp_closed_cap = fe->tcp->st.tcp_closed_cap;
+	pthread_mutex_lock(&fe->stats_lock);
+	st->tcp_open = fe->tcp->st.tcp_open;
+	pthread_mutex_unlock(&fe->stats_lock);
+}

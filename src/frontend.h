@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT
+ * frontend.h -- the DNS listeners.
+ * Owns:    UDP worker threads (one SO_REUSEPORT socket per listen address
+ *          each, recvmmsg/sendmmsg batches) and the TCP thread (RFC 7766:
+ *          length framing, pipelining, idle timeout, connection cap).
+ * Never:   record contents (answer.c), Consul. */
+#ifndef SRVSHIM_FRONTEND_H
+#define SRVSHIM_FRONTEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "answer.h"
+#include "config.h"
+
+struct frontend;
+
+/* Per-thread counters, summed on read (no shared writes on the query path). */
+struct frontend_stats {
+	uint64_t udp_queries, udp_replies, udp_dropped, udp_truncated;
+	uint64_t tcp_queries, tcp_conns, tcp_closed_idle, tcp_closed_cap;
+	uint64_t tcp_open; /* open connections now */
+};
+
+/* Opens and binds every socket (so errors surface before any thread runs).
+ * Returns new, or NULL after logging what went wrong and what to do. */
+struct frontend *frontend_open(const struct config *cfg,
+			       const struct answer_cfg *acfg);
+/* Starts the worker threads and the TCP thread. Returns 0 or -SRV_EIO. */
+int frontend_start(struct frontend *fe);
+/* Stops and joins every thread; in-flight batches are answered first. */
+void frontend_stop(struct frontend *fe);
+void frontend_free(struct frontend *fe); /* takes NULL */
+void frontend_get_stats(struct frontend *fe, struct frontend_stats *st);
+
+#endif

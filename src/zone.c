@@ -1,0 +1,700 @@
+/* SPDX-License-Identifier: MIT
+ * zone.c -- the service.local snapshot that queries are answered from.
+ * Owns:    compiling a Consul service into wire-ready instances and sets
+ *          (struct zsvc), indexing compiled services into one immutable
+ *          snapshot (struct zone), publishing snapshots with urcu-qsbr, and
+ *          name lookup.
+ * Borrows: svc_record arrays from watch.c, only during zone_svc_compile().
+ * Never:   I/O, JSON, c-ares, curl. A published snapshot is never modified.
+ * Start reading at zone_lookup(), then zone_svc_compile().
+ *
+ * Incremental by construction: a change to one service recompiles that
+ * service only; zone_new() then re-indexes pointers to the compiled services
+ * (no record is re-encoded), so a publish costs one service's work plus an
+ * index pass over the names. */
+#include "config_feat.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <urcu-qsbr.h>
+
+#include "log.h"
+#include "util.h"
+#include "wire.h"
+#include "zone.h"
+
+#define TXT_MAX_PER_INSTANCE 4096 /* RDATA bytes of one instance's meta */
+
+struct ztag {
+	uint8_t label[WIRE_LABEL_MAX + 1]; /* length byte + lower-case label */
+	struct zset set;
+	uint8_t *txt;
+	size_t txt_len;
+};
+
+/* A name a compiled service contributes to the index, relative to the apex. */
+struct zname {
+	uint8_t rel[WIRE_NAME_MAX];
+	uint8_t rel_len;
+	uint8_t kind;	/* enum zone_kind */
+	int32_t tag;	/* index into tags, -1 for the whole service */
+};
+
+struct zsvc {
+	unsigned refs; /* touched by the watch thread only */
+	char *name;
+	uint8_t label[WIRE_LABEL_MAX + 1];
+	uint32_t ttl_s;
+	struct zinst *inst;
+	uint32_t inst_count;   /* served instances */
+	uint32_t total_count;  /* instances Consul reported */
+	uint32_t addr_count;   /* distinct addresses among served instances */
+	struct zset all;
+	struct ztag *tags;
+	size_t tag_count;
+	uint8_t *txt;
+	size_t txt_len;
+	uint32_t *pool;	       /* backing store of every zset's index arrays */
+	struct zname *names;
+	size_t name_count;
+};
+
+struct zent {
+	uint64_t hash;		/* 0 marks an empty slot */
+	const uint8_t *rel;
+	uint8_t rel_len;
+	uint8_t kind;
+	const struct zsvc *svc;
+	const struct zset *set;
+	const uint8_t *txt;
+	size_t txt_len;
+};
+
+struct zone {
+	struct zone_cfg cfg;
+	uint32_t serial;
+	bool synced;
+	struct zsvc **svcs;
+	size_t svc_count;
+	size_t inst_count;
+	struct zent *table;
+	size_t mask;		/* table size - 1 (a power of two) */
+	struct zname ents[3];	/* addr, _tcp, _udp empty non-terminals */
+	struct zname *tag_ents;	/* _<tag> empty non-terminals */
+	size_t tag_ent_count;
+};
+
+static struct zone *zone_cur;
+
+/* ---- configuration ----------------------------------------------------- */
+
+int
+zone_cfg_init(struct zone_cfg *c, const char *apex_text)
+{
+	char text[ZONE_NAME_MAX + 2];
+	size_t n = strlen(apex_text);
+	int len;
+
+	memset(c, 0, sizeof(*c));
+	if (n == 0 || n > ZONE_NAME_MAX)
+		return -SRV_EFORMAT;
+	memcpy(text, apex_text, n + 1);
+	if (n > 1 && text[n - 1] == '.')
+		text[--n] = '\0';
+	if (strcmp(text, ".") == 0)
+		return -SRV_EFORMAT; /* serving the root is not what we are for */
+	len = wire_name_from_text(text, c->apex);
+	if (len < 0)
+		return len;
+	/* leave room below the apex for <hex>.addr and service names */
+	if (len > ZONE_NAME_MAX - 64)
+		return -SRV_ERANGE;
+	c->apex_len = (size_t)len;
+	for (size_t i = 0; i <= n; i++)
+		c->apex_text[i] = (char)ascii_lower((uint8_t)text[i]);
+	c->ttl_s = 0;
+	c->neg_ttl_s = 5;
+	c->weight_scale = 1;
+	return 0;
+}
+
+/* ---- addresses --------------------------------------------------------- */
+
+static const char hexdig[] = "0123456789abcdef";
+
+size_t
+zone_addr_label(int family, const uint8_t *addr, uint8_t *out)
+{
+	size_t n = family == 4 || family == AF_INET ? 4 : 16;
+	out[0] = (uint8_t)(n * 2);
+	for (size_t i = 0; i < n; i++) {
+		out[1 + 2 * i] = (uint8_t)hexdig[addr[i] >> 4];
+		out[2 + 2 * i] = (uint8_t)hexdig[addr[i] & 15];
+	}
+	return 1 + n * 2;
+}
+
+static int
+hexval(uint8_t c)
+{
+	c = ascii_lower(c);
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int
+zone_addr_decode(const uint8_t *label, size_t len, uint8_t out[16])
+{
+	if (len != 8 && len != 32)
+		return 0;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hexval(label[2 * i]), lo = hexval(label[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return 0;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return len == 8 ? 4 : 6;
+}
+
+/* ---- compiling one service --------------------------------------------- */
+
+/* A label we can serve: 1..63 bytes of printable ASCII without '.', and not
+ * starting with '_' (that form is reserved for RFC 2782 names). */
+static bool
+label_from(const char *s, uint8_t out[WIRE_LABEL_MAX + 1])
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > WIRE_LABEL_MAX || s[0] == '_')
+		return false;
+	out[0] = (uint8_t)n;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = (uint8_t)s[i];
+		if (b <= 0x20 || b >= 0x7f || b == '.')
+			return false;
+		out[1 + i] = ascii_lower(b);
+	}
+	return true;
+}
+
+static void
+warn_once(const char *what, const char *name)
+{
+	/* Once per name per process: a bounded list of names already warned. */
+	static char seen[64][72];
+	static size_t seen_count;
+	char key[72];
+	snprintf(key, sizeof(key), "%s/%s", what, name);
+	for (size_t i = 0; i < seen_count; i++)
+		if (strcmp(seen[i], key) == 0)
+			return;
+	if (seen_count < ARRAY_SIZE(seen))
+		snprintf(seen[seen_count++], sizeof(seen[0]), "%s", key);
+	log_warnx("zone: service %s, not served in DNS (%s)", name, what);
+}
+
+static bool
+parse_address(const char *a, struct zinst *zi)
+{
+	if (inet_pton(AF_INET, a, zi->addr) == 1) {
+		zi->family = 4;
+		zi->target_len = (uint8_t)zone_addr_label(4, zi->addr, zi->target);
+		return true;
+	}
+	if (inet_pton(AF_INET6, a, zi->addr) == 1) {
+		zi->family = 6;
+		zi->target_len = (uint8_t)zone_addr_label(6, zi->addr, zi->target);
+		return true;
+	}
+	/* A host name: served as the SRV target as is, never as A/AAAA. */
+	int n = wire_name_from_text(a, zi->target);
+	if (n <= 1)
+		return false;
+	zi->family = 0;
+	zi->target_len = (uint8_t)n;
+	return true;
+}
+
+static bool
+inst_served(const struct zone_cfg *cfg, const struct svc_instance *si)
+{
+	if (si->health == SVC_CRITICAL)
+		return false;
+	return !(si->health == SVC_WARNING && cfg->only_passing);
+}
+
+static bool
+has_tag(const struct svc_instance *si, const char *tag)
+{
+	for (size_t i = 0; i < si->tag_count; i++)
+		if (strcasecmp(si->tags[i], tag) == 0)
+			return true;
+	return false;
+}
+
+/* Appends one instance's meta as one TXT RDATA (RFC 1464 key=value strings)
+ * prefixed by its 2-byte length, to *buf. */
+static void
+txt_append(uint8_t **buf, size_t *len, size_t *cap,
+	   const struct svc_instance *si)
+{
+	uint8_t rd[TXT_MAX_PER_INSTANCE];
+	size_t rl = 0;
+	for (size_t m = 0; m < si->meta_count; m++) {
+		size_t kl = strlen(si->meta_keys[m]);
+		size_t vl = strlen(si->meta_values[m]);
+		if (kl + 1 + vl > 255 || rl + 1 + kl + 1 + vl > sizeof(rd))
+			continue;
+		rd[rl++] = (uint8_t)(kl + 1 + vl);
+		memcpy(rd + rl, si->meta_keys[m], kl);
+		rl += kl;
+		rd[rl++] = '=';
+		memcpy(rd + rl, si->meta_values[m], vl);
+		rl += vl;
+	}
+	if (rl == 0)
+		return;
+	if (*len + 2 + rl > *cap) {
+		*cap = (*len + 2 + rl) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	(*buf)[(*len)++] = (uint8_t)(rl >> 8);
+	(*buf)[(*len)++] = (uint8_t)rl;
+	memcpy(*buf + *len, rd, rl);
+	*len += rl;
+}
+
+/* Fills set from the served instances that pass the filter (tag or NULL),
+ * taking index arrays from the pool at *used. */
+static void
+set_fill(struct zsvc *s, const struct svc_record *rec, const uint32_t *src_of,
+	 const char *tag, struct zset *set, size_t *used, uint8_t **txt,
+	 size_t *txt_len)
+{
+	uint32_t *inst = s->pool + *used;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < s->inst_count; i++)
+		if (tag == NULL || has_tag(&rec->inst[src_of[i]], tag))
+			inst[n++] = i;
+	*used += n;
+
+	uint32_t *v4 = s->pool + *used, n4 = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		const struct zinst *zi = &s->inst[inst[k]];
+		bool dup = false;
+		if (zi->family != 4)
+			continue;
+		for (uint32_t j = 0; j < n4 && !dup; j++)
+			dup = s->inst[v4[j]].addr_id == zi->addr_id;
+		if (!dup)
+			v4[n4++] = inst[k];
+	}
+	*used += n4;
+	uint32_t *v6 = s->pool + *used, n6 = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		const struct zinst *zi = &s->inst[inst[k]];
+		bool dup = false;
+		if (zi->family != 6)
+			continue;
+		for (uint32_t j = 0; j < n6 && !dup; j++)
+			dup = s->inst[v6[j]].addr_id == zi->addr_id;
+		if (!dup)
+			v6[n6++] = inst[k];
+	}
+	*used += n6;
+	*set = (struct zset){inst, n, v4, n4, v6, n6};
+
+	size_t cap = 0;
+	*txt = NULL;
+	*txt_len = 0;
+	for (uint32_t k = 0; k < n; k++)
+		txt_append(txt, txt_len, &cap, &rec->inst[src_of[inst[k]]]);
+}
+
+static void
+add_name(struct zsvc *s, enum zone_kind kind, int32_t tag, const uint8_t *l1,
+	 const uint8_t *l2)
+{
+	struct zname *zn = &s->names[s->name_count++];
+	size_t n = 0;
+	memcpy(zn->rel, l1, (size_t)l1[0] + 1);
+	n = (size_t)l1[0] + 1;
+	if (l2) {
+		memcpy(zn->rel + n, l2, (size_t)l2[0] + 1);
+		n += (size_t)l2[0] + 1;
+	}
+	zn->rel_len = (uint8_t)n;
+	zn->kind = (uint8_t)kind;
+	zn->tag = tag;
+}
+
+/* "_" + label: the RFC 2782 form of a label. */
+static void
+underscore(const uint8_t *label, uint8_t out[WIRE_LABEL_MAX + 2])
+{
+	size_t n = label[0];
+	if (n > WIRE_LABEL_MAX - 1)
+		n = WIRE_LABEL_MAX - 1;
+	out[0] = (uint8_t)(n + 1);
+	out[1] = '_';
+	memcpy(out + 2, label + 1, n);
+}
+
+struct zsvc *
+zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
+{
+	uint8_t label[WIRE_LABEL_MAX + 1];
+	struct zsvc *s;
+	uint32_t *src_of;
+	size_t used = 0;
+
+	if (!label_from(rec->name, label)) {
+		warn_once("its name is not a valid DNS label", rec->name);
+		return NULL;
+	}
+	if (label[0] == 4 && memcmp(label + 1, "addr", 4) == 0) {
+		warn_once("\"addr\" is reserved for SRV target names", rec->name);
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->refs = 1;
+	s->name = xstrdup(rec->name);
+	memcpy(s->label, label, sizeof(label));
+	s->ttl_s = cfg->ttl_s;
+	for (size_t i = 0; i < cfg->svc_ttl_count; i++)
+		if (strcasecmp(cfg->svc_ttls[i].name, rec->name) == 0)
+			s->ttl_s = cfg->svc_ttls[i].ttl_s;
+	s->total_count = (uint32_t)MIN(rec->count, UINT32_MAX);
+
+	/* Served instances, in Consul's order; addr_id over distinct addresses. */
+	s->inst = xcalloc(rec->count ? rec->count : 1, sizeof(*s->inst));
+	src_of = xcalloc(rec->count ? rec->count : 1, sizeof(*src_of));
+	for (size_t i = 0; i < rec->count && i < UINT16_MAX; i++) {
+		const struct svc_instance *si = &rec->inst[i];
+		struct zinst *zi = &s->inst[s->inst_count];
+		uint64_t w;
+
+		if (!inst_served(cfg, si) || si->address == NULL ||
+		    !parse_address(si->address, zi))
+			continue;
+		zi->port = si->port;
+		w = si->health == SVC_WARNING ? si->weight_warning
+					      : si->weight_passing;
+		w *= cfg->weight_scale ? cfg->weight_scale : 1;
+		zi->weight = (uint16_t)MIN(w, 65535u);
+		zi->addr_id = (uint16_t)s->addr_count;
+		for (uint32_t j = 0; j < s->inst_count; j++) {
+			const struct zinst *o = &s->inst[j];
+			if (o->family == zi->family &&
+			    o->target_len == zi->target_len &&
+			    memcmp(o->target, zi->target, zi->target_len) == 0) {
+				zi->addr_id = o->addr_id;
+				break;
+			}
+		}
+		if (zi->addr_id == s->addr_count)
+			s->addr_count++;
+		src_of[s->inst_count++] = (uint32_t)i;
+	}
+
+	/* Tags: every tag any instance carries (served or not, so a tag whose
+	 * instances are all down is NODATA, not NXDOMAIN). */
+	size_t tag_cap = 0;
+	for (size_t i = 0; i < rec->count; i++)
+		tag_cap += rec->inst[i].tag_count;
+	s->tags = xcalloc(tag_cap ? tag_cap : 1, sizeof(*s->tags));
+	const char **tag_src = xcalloc(tag_cap ? tag_cap : 1, sizeof(char *));
+	for (size_t i = 0; i < rec->count; i++) {
+		for (size_t t = 0; t < rec->inst[i].tag_count; t++) {
+			uint8_t tl[WIRE_LABEL_MAX + 1];
+			bool dup = false;
+			if (!label_from(rec->inst[i].tags[t], tl))
+				continue;
+			for (size_t k = 0; k < s->tag_count && !dup; k++)
+				dup = memcmp(s->tags[k].label, tl, tl[0] + 1u) == 0;
+			if (dup)
+				continue;
+			memcpy(s->tags[s->tag_count].label, tl, sizeof(tl));
+			tag_src[s->tag_count++] = rec->inst[i].tags[t];
+		}
+	}
+
+	/* Each set needs at most 3 * inst_count indexes (all, v4, v6). */
+	s->pool = xcalloc(3 * (size_t)(s->inst_count ? s->inst_count : 1) *
+			      (1 + s->tag_count),
+			  sizeof(uint32_t));
+	set_fill(s, rec, src_of, NULL, &s->all, &used, &s->txt, &s->txt_len);
+	for (size_t k = 0; k < s->tag_count; k++)
+		set_fill(s, rec, src_of, tag_src[k], &s->tags[k].set, &used,
+			 &s->tags[k].txt, &s->tags[k].txt_len);
+
+	/* Names: <svc>, _<svc>._tcp, _<svc>._udp, and per tag <tag>.<svc>
+	 * and _<svc>._<tag>. */
+	uint8_t us[WIRE_LABEL_MAX + 2], ut[WIRE_LABEL_MAX + 2];
+	static const uint8_t tcp[] = "\4_tcp", udp[] = "\4_udp";
+	s->names = xcalloc(3 + 2 * s->tag_count, sizeof(*s->names));
+	underscore(s->label, us);
+	add_name(s, ZK_SERVICE, -1, s->label, NULL);
+	add_name(s, ZK_RFC2782, -1, us, tcp);
+	add_name(s, ZK_RFC2782, -1, us, udp);
+	for (size_t k = 0; k < s->tag_count; k++) {
+		add_name(s, ZK_SERVICE, (int32_t)k, s->tags[k].label, s->label);
+		underscore(s->tags[k].label, ut);
+		add_name(s, ZK_RFC2782, (int32_t)k, us, ut);
+	}
+	free(tag_src);
+	free(src_of);
+	return s;
+}
+
+struct zsvc *
+zone_svc_ref(struct zsvc *s)
+{
+	s->refs++;
+	return s;
+}
+
+void
+zone_svc_unref(struct zsvc *s)
+{
+	if (s == NULL || --s->refs > 0)
+		return;
+	for (size_t k = 0; k < s->tag_count; k++)
+		free(s->tags[k].txt);
+	free(s->tags);
+	free(s->txt);
+	free(s->pool);
+	free(s->names);
+	free(s->inst);
+	free(s->name);
+	free(s);
+}
+
+const char *
+zone_svc_name(const struct zsvc *s)
+{
+	return s->name;
+}
+
+size_t
+zone_svc_instance_count(const struct zsvc *s)
+{
+	return s->inst_count;
+}
+
+/* ---- the snapshot index ------------------------------------------------ */
+
+static uint64_t
+name_hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+static struct zent *
+find_slot(const struct zone *z, const uint8_t *rel, size_t len, uint64_t h)
+{
+	size_t i = h & z->mask;
+	for (;;) {
+		struct zent *e = &z->table[i];
+		if (e->hash == 0 || (e->hash == h && e->rel_len == len &&
+				     memcmp(e->rel, rel, len) == 0))
+			return e;
+		i = (i + 1) & z->mask;
+	}
+}
+
+static bool
+insert(struct zone *z, const struct zname *zn, const struct zsvc *s)
+{
+	uint64_t h = name_hash(zn->rel, zn->rel_len);
+	struct zent *e = find_slot(z, zn->rel, zn->rel_len, h);
+	if (e->hash != 0)
+		return false; /* taken: first one wins */
+	e->hash = h;
+	e->rel = zn->rel;
+	e->rel_len = zn->rel_len;
+	e->kind = zn->kind;
+	e->svc = s;
+	if (s != NULL) {
+		bool whole = zn->tag < 0;
+		e->set = whole ? &s->all : &s->tags[zn->tag].set;
+		if (zn->kind == ZK_SERVICE) {
+			e->txt = whole ? s->txt : s->tags[zn->tag].txt;
+			e->txt_len = whole ? s->txt_len : s->tags[zn->tag].txt_len;
+		}
+	}
+	return true;
+}
+
+static void
+ent_name(struct zname *zn, const uint8_t *label)
+{
+	memcpy(zn->rel, label, (size_t)label[0] + 1);
+	zn->rel_len = (uint8_t)(label[0] + 1);
+	zn->kind = ZK_EMPTY;
+	zn->tag = -1;
+}
+
+struct zone *
+zone_new(const struct zone_cfg *cfg, struct zsvc *const *svcs, size_t count,
+	 uint32_t serial, bool synced)
+{
+	struct zone *z = xcalloc(1, sizeof(*z));
+	size_t names = 3, tags = 0, cap = 16;
+
+	z->cfg = *cfg;
+	z->cfg.svc_ttls = NULL; /* used only while compiling */
+	z->cfg.svc_ttl_count = 0;
+	z->serial = serial;
+	z->synced = synced;
+	z->svcs = xcalloc(count ? count : 1, sizeof(*z->svcs));
+	for (size_t i = 0; i < count; i++) {
+		names += svcs[i]->name_count;
+		tags += svcs[i]->tag_count;
+	}
+	names += tags;
+	while (cap < names * 2)
+		cap <<= 1;
+	z->table = xcalloc(cap, sizeof(*z->table));
+	z->mask = cap - 1;
+	z->tag_ents = xcalloc(tags ? tags : 1, sizeof(*z->tag_ents));
+
+	ent_name(&z->ents[0], (const uint8_t *)"\4addr");
+	ent_name(&z->ents[1], (const uint8_t *)"\4_tcp");
+	ent_name(&z->ents[2], (const uint8_t *)"\4_udp");
+	insert(z, &z->ents[0], NULL);
+	for (size_t i = 0; i < count; i++) {
+		struct zsvc *s = svcs[i];
+		if (!insert(z, &s->names[0], s)) {
+			log_warnx("zone: service %s, not served (its name "
+				  "collides with another service)", s->name);
+			continue;
+		}
+		for (size_t n = 1; n < s->name_count; n++)
+			insert(z, &s->names[n], s);
+		for (size_t k = 0; k < s->tag_count; k++) {
+			uint8_t ut[WIRE_LABEL_MAX + 2];
+			struct zname *zn = &z->tag_ents[z->tag_ent_count];
+			underscore(s->tags[k].label, ut);
+			ent_name(zn, ut);
+			if (insert(z, zn, NULL))
+				z->tag_ent_count++;
+		}
+		z->svcs[z->svc_count++] = zone_svc_ref(s);
+		z->inst_count += s->inst_count;
+	}
+	if (z->svc_count > 0) {
+		insert(z, &z->ents[1], NULL);
+		insert(z, &z->ents[2], NULL);
+	}
+	return z;
+}
+
+void
+zone_free(struct zone *z)
+{
+	if (z == NULL)
+		return;
+	for (size_t i = 0; i < z->svc_count; i++)
+		zone_svc_unref(z->svcs[i]);
+	free(z->svcs);
+	free(z->table);
+	free(z->tag_ents);
+	free(z);
+}
+
+bool
+zone_lookup(const struct zone *z, const uint8_t *rel, size_t rel_len,
+	    struct zone_hit *hit)
+{
+	if (rel_len == 0 || rel_len > WIRE_NAME_MAX)
+		return false;
+	const struct zent *e =
+	    find_slot(z, rel, rel_len, name_hash(rel, rel_len));
+	if (e->hash == 0)
+		return false;
+	hit->kind = (enum zone_kind)e->kind;
+	hit->set = e->set;
+	hit->txt = e->txt;
+	hit->txt_len = e->txt_len;
+	if (e->svc != NULL) {
+		hit->inst = e->svc->inst;
+		hit->addr_count = e->svc->addr_count;
+		hit->ttl_s = e->svc->ttl_s;
+	} else {
+		hit->inst = NULL;
+		hit->addr_count = 0;
+		hit->ttl_s = z->cfg.ttl_s;
+	}
+	return true;
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+void
+zone_publish(struct zone *z)
+{
+	struct zone *old = rcu_xchg_pointer(&zone_cur, z);
+	if (old != NULL) {
+		/* Every reader passes a quiescent state between batches, or is
+		 * offline while blocked, so this returns promptly. */
+		synchronize_rcu();
+		zone_free(old);
+	}
+}
+
+const struct zone *
+zone_current(void)
+{
+	return rcu_dereference(zone_cur);
+}
+
+void
+zone_shutdown(void)
+{
+	struct zone *old = rcu_xchg_pointer(&zone_cur, NULL);
+	if (old != NULL) {
+		synchronize_rcu();
+		zone_free(old);
+	}
+}
+
+uint32_t
+zone_serial(const struct zone *z)
+{
+	return z->serial;
+}
+
+bool
+zone_synced(const struct zone *z)
+{
+	return z->synced;
+}
+
+size_t
+zone_service_count(const struct zone *z)
+{
+	return z->svc_count;
+}
+
+size_t
+zone_instance_count(const struct zone *z)
+{
+	return z->inst_count;
+}
+
+const struct zone_cfg *
+zone_config(const struct zone *z)
+{
+	return &z->cfg;
+}
