@@ -282,6 +282,20 @@ bad:
 	return -1;
 }
 
+static const char *
+fmt_ms(uint64_t ms, char *out, size_t len)
+{
+	if (ms % 3600000 == 0 && ms != 0)
+		snprintf(out, len, "%lluh", (unsigned long long)(ms / 3600000));
+	else if (ms % 60000 == 0 && ms != 0)
+		snprintf(out, len, "%llum", (unsigned long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(out, len, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(out, len, "%llums", (unsigned long long)ms);
+	return out;
+}
+
 static int
 set_option(struct config *cfg, const struct option_def *o, const char *v,
 	   char *err, size_t errlen)
@@ -372,11 +386,18 @@ bad:
 		snprintf(err, errlen, "--%s %s: expected a whole number from "
 			 "%llu to %llu", o->name, v, (unsigned long long)o->lo,
 			 (unsigned long long)o->hi);
-	else if (o->type == T_DUR || o->type == T_DUR_S || o->type == T_SVCTTL)
-		snprintf(err, errlen, "--%s %s: expected %s%s, e.g. 10s, 5m, "
-			 "250ms%s", o->name, v,
-			 o->type == T_SVCTTL ? "NAME=" : "", "a duration",
-			 o->type == T_DUR ? "" : " (whole seconds)");
+	else if (o->type == T_DUR || o->type == T_DUR_S || o->type == T_SVCTTL) {
+		char lo[32], hi[32];
+		snprintf(err, errlen, "--%s %s: expected %s%s from %s to %s, "
+			 "e.g. %s", o->name, v,
+			 o->type == T_SVCTTL ? "NAME=" : "",
+			 o->type == T_DUR ? "a duration" : "whole seconds",
+			 fmt_ms(o->lo, lo, sizeof(lo)),
+			 fmt_ms(o->hi, hi, sizeof(hi)),
+			 o->type == T_SVCTTL ? "web=30s"
+			 : o->type == T_DUR  ? "250ms, 10s, 5m"
+					     : "10s, 5m, 1h");
+	}
 	else if (o->type == T_LEVEL)
 		snprintf(err, errlen, "--%s %s: expected error, warn, info or "
 			 "debug", o->name, v);
