@@ -61,18 +61,42 @@ int catalog_parse_services(const char *body, size_t len, char ***names,
 			   size_t *count);
 void catalog_names_free(char **names, size_t count);
 
-/* Parses a /v1/health/state/any body (array of checks) into the sorted,
- * de-duplicated names of the services those checks belong to, each with a
- * fingerprint of the state of its checks (a hash over CheckID, Status,
- * ModifyIndex), so the change detector can tell which services changed.
- * Node checks (empty ServiceName) are reported under the name "" with the
- * node name folded into the fingerprint. Free with catalog_states_free(). */
+/* The change detector, for services beyond the watcher's connection cap.
+ * Parses a /v1/health/state/any body (a JSON array of checks) into one entry
+ * per service and one per node that has checks:
+ *   SVC_STATE_SERVICE, name = ServiceName: folds every check with a
+ *     non-empty ServiceID, over all nodes (that service's own checks);
+ *   SVC_STATE_NODE, name = Node: folds every check with an empty or absent
+ *     ServiceID (node checks such as serfHealth and node maintenance).
+ * A fingerprint is the sum (mod 2^64) of a 64-bit hash per check over Node,
+ * CheckID, ServiceID, Status and ModifyIndex, so it does not depend on the
+ * order Consul lists checks in and changes when any check of that service
+ * or node is added, removed or modified (a changed Output bumps
+ * ModifyIndex). Entries are sorted by kind (services first), then by
+ * strcmp on name, with no duplicates, so two replies can be merge-compared.
+ * A service needs a refetch when its entry appeared, disappeared or changed
+ * fingerprint, or when the entry of any node its last health/service reply
+ * placed an instance on did. What this cannot see: services without any
+ * check, and registration changes (address, port, tags, meta) that touch
+ * no check. Those move the X-Consul-Index of /v1/catalog/services (the
+ * services table index in Consul 1.8) without saying which service.
+ * Checks that are not objects, service checks without a ServiceName and
+ * node checks without a Node are ignored.
+ * Returns 0 (*out may be NULL when *count is 0) or -SRV_EFORMAT when the
+ * body is not a JSON array (*out NULL, *count 0). Borrows body; free the
+ * result with catalog_states_free(). */
+enum svc_state_kind {
+	SVC_STATE_SERVICE = 0,
+	SVC_STATE_NODE = 1,
+};
 struct svc_state {
-	char *name;
+	enum svc_state_kind kind;
+	char *name; /* ServiceName or Node */
 	uint64_t fingerprint;
 };
 int catalog_parse_states(const char *body, size_t len, struct svc_state **out,
 			 size_t *count);
+/* Takes NULL. */
 void catalog_states_free(struct svc_state *states, size_t count);
 
 #endif

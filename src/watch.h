@@ -7,8 +7,9 @@
  * Never:   sockets directly (http.c does HTTP), DNS wire, JSON (catalog.c).
  *
  * The first snapshot marked synced is published only after the service list
- * and every service's health have been fetched once. A failed or malformed
- * reply never replaces good data. */
+ * and every service's health have been fetched once (services whose names
+ * cannot be served in DNS are never fetched and do not hold it back). A
+ * failed or malformed reply never replaces good data. */
 #ifndef SRVSHIM_WATCH_H
 #define SRVSHIM_WATCH_H
 
@@ -27,7 +28,8 @@ struct watch_status {
 	uint64_t catalog_index;/* X-Consul-Index of the service list */
 	unsigned services;     /* services in the current snapshot */
 	unsigned instances;    /* served instances in it */
-	unsigned watches;      /* blocking queries open now */
+	unsigned watches;      /* blocking queries open now, the catalog and
+				* change detector included */
 	unsigned max_watches;
 	uint64_t errors;       /* failed Consul requests since start */
 	uint32_t serial;       /* SOA serial of the current snapshot */
