@@ -30,11 +30,15 @@
  * below 1 is treated as 1, so a buggy 0 cannot make the next query return
  * at once. A reply whose index did not move is not parsed again.
  *
- * Pacing. Rate limiter: an endpoint's next request starts no earlier than
- * RATE_MIN_MS (the change detector: STATES_RATE_MIN_MS) after its previous
- * one started, so an endpoint that returns at once (index unchanged, or
- * moving every few ms in a busy cluster) costs at most one request per
- * second; a changed index is never lost, the next query returns at once.
+ * Pacing. Rate limiter: after a reply that did not move the index, an
+ * endpoint's next request starts no earlier than RATE_MIN_MS (the change
+ * detector: STATES_RATE_MIN_MS) after its previous one started, so an
+ * endpoint that returns at once with nothing new costs at most one request
+ * per second; after a reply that moved the index the floor is only
+ * RATE_CHANGED_MIN_MS, so a second change soon after a first is not held
+ * back a whole second (freshness), while an index that moves every few ms
+ * in a busy cluster still costs at most 50 requests per second. A changed
+ * index is never lost: the next query returns at once.
  * Backoff: an error (no reply, timeout, HTTP status other than 200
  * -- 429 and 5xx included -- a body over the cap, malformed JSON) doubles
  * the endpoint's backoff from BACKOFF_MIN_MS up to BACKOFF_MAX_MS, and the
@@ -113,7 +117,9 @@
 #define DEFAULT_WAIT_MS 300000u	   /* Consul's own default is 5 min */
 #define TIMEOUT_MARGIN_MS 15000u   /* beyond wait * 17/16 */
 #define ONESHOT_TIMEOUT_MS 30000u  /* requests that do not block */
-#define RATE_MIN_MS 1000u	   /* between starts, per endpoint */
+#define RATE_MIN_MS 1000u	   /* between starts, per endpoint, while
+				    * the index does not move */
+#define RATE_CHANGED_MIN_MS 20u	   /* ... and after a reply that moved it */
 #define STATES_RATE_MIN_MS 2000u   /* the detector's body is cluster-sized */
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 30000u
@@ -371,6 +377,7 @@ ep_ok(struct watch *w, struct endpoint *ep, const char *subject,
 {
 	uint64_t idx = rep->has_index ? rep->index : 0;
 	uint64_t now = now_ms();
+	bool moved = idx != ep->index;
 
 	if (idx < ep->index) {
 		log_debug("watch: %s, index went backwards (%" PRIu64
@@ -386,7 +393,11 @@ ep_ok(struct watch *w, struct endpoint *ep, const char *subject,
 	if (ep->failing && ep->fail_logged)
 		log_info("watch: %s, recovered, index %" PRIu64, subject, idx);
 	ep->failing = false;
-	ep->next_ms = MAX(now, ep->started_ms + rate_min_ms);
+	/* Only a reply that did not move the index can be a spin; one that
+	 * moved it carries news, and the next change must not wait a second
+	 * for it (freshness), so only a short floor applies. */
+	ep->next_ms = MAX(now, ep->started_ms +
+				   (moved ? RATE_CHANGED_MIN_MS : rate_min_ms));
 	w->last_ok_ms = now;
 }
 
