@@ -515,13 +515,13 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 	if (qr.hdr.flags & WIRE_F_QR)
 		return 0; /* never answer an answer */
 	info->action = ANSWER_REPLY;
-	if ((qr.hdr.flags & WIRE_F_OPCODE) != 0) {
-		info->rcode = WIRE_RCODE_NOTIMP;
-		return header_only(out, &qr.hdr, WIRE_RCODE_NOTIMP);
-	}
-	if (qr.hdr.qdcount != 1 || read_query(q, qlen, &qr) != 0) {
-		info->rcode = WIRE_RCODE_FORMERR;
-		return header_only(out, &qr.hdr, WIRE_RCODE_FORMERR);
+	bool parsed = qr.hdr.qdcount == 1 && read_query(q, qlen, &qr) == 0;
+	bool notimp = (qr.hdr.flags & WIRE_F_OPCODE) != 0;
+	if (!parsed) {
+		/* A message we cannot parse gets a bare header: nothing in it
+		 * (an OPT included, RFC 6891 7) can be trusted to echo. */
+		info->rcode = notimp ? WIRE_RCODE_NOTIMP : WIRE_RCODE_FORMERR;
+		return header_only(out, &qr.hdr, info->rcode);
 	}
 	info->qtype = qr.qtype;
 	info->edns = qr.edns;
@@ -536,7 +536,9 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 		limit = WIRE_UDP_MIN;
 	limit = MIN(limit, outcap);
 
-	if (qr.edns && qr.edns_version > 0) {
+	if (notimp) {
+		rcode = WIRE_RCODE_NOTIMP;
+	} else if (qr.edns && qr.edns_version > 0) {
 		rcode = WIRE_RCODE_BADVERS;
 	} else if (qr.qclass != WIRE_CLASS_IN) {
 		rcode = WIRE_RCODE_REFUSED;
@@ -591,7 +593,8 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 
 	struct wire_hdr h = {
 	    .id = qr.hdr.id,
-	    .flags = (uint16_t)(WIRE_F_QR | (qr.hdr.flags & (WIRE_F_RD | WIRE_F_CD)) |
+	    .flags = (uint16_t)(WIRE_F_QR |
+				(qr.hdr.flags & (WIRE_F_OPCODE | WIRE_F_RD | WIRE_F_CD)) |
 				(aa ? WIRE_F_AA : 0) |
 				(cfg->recursion ? WIRE_F_RA : 0) |
 				(r.tc ? WIRE_F_TC : 0) | (rcode & WIRE_F_RCODE)),

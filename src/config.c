@@ -180,19 +180,24 @@ read_token_file(struct consul_cfg *c, const char *path, char *err,
 int
 consul_cfg_from_env(struct consul_cfg *c, char *err, size_t errlen)
 {
+	char why[400];
 	const char *v;
 
 	memset(c, 0, sizeof(*c));
 	c->ssl_verify = true;
 	c->wait_ms = 5 * 60 * 1000;
 	v = getenv("CONSUL_HTTP_ADDR");
-	if (consul_cfg_set_addr(c, v && *v ? v : "127.0.0.1:8500", err,
-				errlen) != 0)
+	if (consul_cfg_set_addr(c, v && *v ? v : "127.0.0.1:8500", why,
+				sizeof(why)) != 0) {
+		snprintf(err, errlen, "CONSUL_HTTP_ADDR: %s", why);
 		return -1;
+	}
 	set_str(&c->token, getenv("CONSUL_HTTP_TOKEN"));
 	v = getenv("CONSUL_HTTP_TOKEN_FILE"); /* wins over the token */
-	if (v && *v && read_token_file(c, v, err, errlen) != 0)
+	if (v && *v && read_token_file(c, v, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "CONSUL_HTTP_TOKEN_FILE: %s", why);
 		return -1;
+	}
 	set_str(&c->cacert, getenv("CONSUL_CACERT"));
 	set_str(&c->capath, getenv("CONSUL_CAPATH"));
 	set_str(&c->client_cert, getenv("CONSUL_CLIENT_CERT"));
@@ -323,9 +328,15 @@ set_option(struct config *cfg, const struct option_def *o, const char *v,
 			set_str((char **)(base + o->off), v);
 		return 0;
 	case T_CONSUL:
-		return consul_cfg_set_addr(&cfg->consul, v, err, errlen);
-	case T_FILE:
-		return read_token_file(&cfg->consul, v, err, errlen);
+	case T_FILE: {
+		char why[400];
+		rc = o->type == T_CONSUL
+			 ? consul_cfg_set_addr(&cfg->consul, v, why, sizeof(why))
+			 : read_token_file(&cfg->consul, v, why, sizeof(why));
+		if (rc != 0)
+			snprintf(err, errlen, "--%s: %s", o->name, why);
+		return rc;
+	}
 	case T_CONSISTENCY:
 		if (strcmp(v, "default") == 0)
 			cfg->consul.stale = false;

@@ -133,6 +133,8 @@
 struct endpoint {
 	struct http_req *req; /* in flight, or NULL; owned by http.c */
 	bool req_blocking;    /* req carries index= and wait= */
+	bool resync;	      /* after an error: next request is a plain read,
+			       * and its reply is used whatever its index */
 	bool ok_once;	      /* one good reply since creation */
 	bool failing;	      /* in an error episode */
 	bool fail_logged;     /* ... and it was logged */
@@ -354,6 +356,11 @@ ep_fail(struct watch *w, struct endpoint *ep, const char *subject,
 
 	b = b == 0 ? BACKOFF_MIN_MS : MIN(b * 2, (uint64_t)BACKOFF_MAX_MS);
 	ep->backoff_ms = b;
+	/* The retry is a plain read, not a blocking one: an agent that came
+	 * back with fresh state has a lower index, and a blocking query with
+	 * our old, higher index would sit out the whole wait before telling
+	 * us anything. The reply then resets the index (it went backwards). */
+	ep->resync = true;
 	ep->next_ms = now_ms() + b / 2 + rng_below(&w->rng, (uint32_t)(b / 2 + 1));
 	w->errors++;
 	if (ep->failing)
@@ -389,6 +396,7 @@ ep_ok(struct watch *w, struct endpoint *ep, const char *subject,
 	}
 	ep->index = idx;
 	ep->backoff_ms = 0;
+	ep->resync = false;
 	ep->ok_once = true;
 	if (ep->failing && ep->fail_logged)
 		log_info("watch: %s, recovered, index %" PRIu64, subject, idx);
@@ -560,7 +568,7 @@ static void
 svc_start(struct watch *w, struct svc *s)
 {
 	char subject[64 + 256];
-	uint64_t index = s->has_slot ? s->ep.index : 0;
+	uint64_t index = s->has_slot && !s->ep.resync ? s->ep.index : 0;
 	char *path = build_path(w, "/v1/health/service", s->esc, index);
 	int err;
 
@@ -602,7 +610,8 @@ on_service(void *arg, const struct http_reply *rep)
 		s->dirty = s->dirty || s->ep.ok_once; /* retry after backoff */
 		return;
 	}
-	if (s->ep.ok_once && rep->has_index && rep->index == s->ep.index) {
+	if (s->ep.ok_once && !s->ep.resync && rep->has_index &&
+	    rep->index == s->ep.index) {
 		ep_ok(w, &s->ep, subject, rep, RATE_MIN_MS);
 		s->last_ok_ms = now_ms();
 		return;
@@ -711,7 +720,7 @@ on_catalog(void *arg, const struct http_reply *rep)
 	if (!reply_usable(w, &w->catalog, "catalog", rep))
 		return;
 	if (w->catalog.ok_once && rep->has_index &&
-	    rep->index == w->catalog.index) {
+	    rep->index == w->catalog.index && !w->catalog.resync) {
 		ep_ok(w, &w->catalog, "catalog", rep, RATE_MIN_MS);
 		return;
 	}
@@ -730,7 +739,7 @@ on_catalog(void *arg, const struct http_reply *rep)
 static void
 catalog_start(struct watch *w)
 {
-	uint64_t index = w->catalog.index;
+	uint64_t index = w->catalog.resync ? 0 : w->catalog.index;
 	char *path = build_path(w, "/v1/catalog/services", NULL, index);
 	int err = http_get(w->http, path,
 			   index ? blocking_timeout_ms(w) : ONESHOT_TIMEOUT_MS,
@@ -800,7 +809,7 @@ on_states(void *arg, const struct http_reply *rep)
 	if (!reply_usable(w, &w->states, "change detector", rep))
 		return;
 	if (w->states.ok_once && rep->has_index &&
-	    rep->index == w->states.index) {
+	    rep->index == w->states.index && !w->states.resync) {
 		ep_ok(w, &w->states, "change detector", rep,
 		      STATES_RATE_MIN_MS);
 		return;
@@ -843,7 +852,7 @@ on_states(void *arg, const struct http_reply *rep)
 static void
 states_start(struct watch *w)
 {
-	uint64_t index = w->states.index;
+	uint64_t index = w->states.resync ? 0 : w->states.index;
 	char *path = build_path(w, "/v1/health/state/any", NULL, index);
 	int err = http_get(w->http, path,
 			   index ? blocking_timeout_ms(w) : ONESHOT_TIMEOUT_MS,
