@@ -72,6 +72,9 @@ static const struct option_def options[] = {
 	 "open TCP connections at most"},
 	{"tcp-idle-timeout", T_DUR, "DURATION", "10s", 100, 10 * 60 * 1000,
 	 OFF(tcp_idle_ms), "close a TCP connection idle this long"},
+	{"register-self", T_STR, "NAME", NULL, 0, 0, OFF(register_self),
+	 "register srvshimd in Consul as service NAME, passing while its "
+	 "watch is healthy"},
 	{"log-level", T_LEVEL, "LEVEL", "info", 0, 0, OFF(log_level),
 	 "error, warn, info or debug"},
 	{"help", T_BOOL, NULL, NULL, 0, 0, 0, "print this help and exit"},
@@ -215,6 +218,13 @@ consul_cfg_from_env(struct consul_cfg *c, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+int
+consul_cfg_set_token_file(struct consul_cfg *c, const char *path, char *err,
+			  size_t errlen)
+{
+	return read_token_file(c, path, err, errlen);
 }
 
 void
@@ -508,6 +518,7 @@ config_fini(struct config *cfg)
 		free(cfg->svc_ttls[i].name);
 	free(cfg->svc_ttls);
 	free(cfg->zone_text);
+	free(cfg->register_self);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

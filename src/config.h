@@ -41,6 +41,10 @@ int consul_cfg_from_env(struct consul_cfg *c, char *err, size_t errlen);
  * http://host:port, https://host:port or unix:///path. */
 int consul_cfg_set_addr(struct consul_cfg *c, const char *addr, char *err,
 			size_t errlen);
+/* Reads the token from a file (as CONSUL_HTTP_TOKEN_FILE), replacing any
+ * token set before. Returns 0, or -1 with a message in err. */
+int consul_cfg_set_token_file(struct consul_cfg *c, const char *path,
+			      char *err, size_t errlen);
 void consul_cfg_fini(struct consul_cfg *c);
 
 struct listen_addr {
@@ -66,6 +70,7 @@ struct config {
 	unsigned tcp_max_conns;
 	uint64_t tcp_idle_ms;
 	enum log_level log_level;
+	char *register_self; /* --register-self NAME, or NULL */
 };
 
 /* Parses argv over the defaults and the environment.

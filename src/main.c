@@ -19,6 +19,7 @@
 #include "config.h"
 #include "frontend.h"
 #include "log.h"
+#include "selfreg.h"
 #include "util.h"
 #include "watch.h"
 #include "zone.h"
@@ -31,6 +32,7 @@ main(int argc, char **argv)
 	struct answer_cfg acfg;
 	struct frontend *fe;
 	struct watch *w;
+	struct selfreg *self;
 	sigset_t sigs;
 	int rc, sig;
 
@@ -66,6 +68,7 @@ main(int argc, char **argv)
 		fatalx("main: cannot start threads");
 	log_info("main: srvshimd %s, zone %s, consul %s, ready for queries",
 		 PACKAGE_VERSION, zc.apex_text, cfg.consul.addr_text);
+	self = selfreg_start(&cfg, w); /* NULL without --register-self */
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -80,6 +83,7 @@ main(int argc, char **argv)
 		break;
 	}
 
+	selfreg_stop(self);
 	watch_stop(w);
 	frontend_stop(fe);
 	watch_free(w);
