@@ -2,9 +2,10 @@
 """test_resolver_netns.py -- glibc's resolver using srvshim as its nameserver.
 
 A network namespace made for this module holds its own loopback with a Consul
-dev agent, srvshimd on 127.0.0.1:53 and dnsmasq (the upstream, on another
-port). `ip netns exec` bind-mounts /etc/netns/NAME/resolv.conf (written by the
-tests: "nameserver 127.0.0.1", with and without "options edns0") and an
+dev agent, srvshimd on 127.0.0.1:53 and dnsmasq on 127.0.0.3:53 (srvshimd's
+upstream, and a site resolver forwarding service.local to srvshimd).
+`ip netns exec` bind-mounts /etc/netns/NAME/resolv.conf (written by the tests:
+"nameserver 127.0.0.1", with and without "options edns0") and an
 nsswitch.conf whose hosts line is "files dns" over the real ones, so plain
 `getent ahosts` goes through glibc's stub resolver to srvshimd.
 
@@ -21,11 +22,16 @@ Checks, with and without `options edns0`:
   (branch `forward`); it becomes a plain test once the flag exists
 - without --recursor (a second srvshimd on 127.0.0.2:53) the same name fails
   in getent although the upstream itself answers it
+- dnsmasq as the machine's resolver with README's stanza
+  (server=/service.local/127.0.0.1#53): getent gets the zone from srvshimd
+  through it, and other names from dnsmasq itself
+Namespaces left by a killed run (srvshim-t<pid>-*, that pid gone) are deleted.
 """
 
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 
@@ -36,6 +42,7 @@ from dnsutil import hex_label, poll
 
 OUTSIDE_NAME = "outside.example.test"
 OUTSIDE_ADDR = "192.0.2.44"  # TEST-NET-1, answered only by dnsmasq
+DNSMASQ = "127.0.0.3"         # dnsmasq's address (port 53) in the namespace
 RESOLV_VARIANTS = {"plain": "", "edns0": "options edns0\n"}
 
 
@@ -47,11 +54,40 @@ def _help_text():
 HAS_RECURSOR = "--recursor" in _help_text()
 
 
+NS_PREFIX = "srvshim-t"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def delete_stale_namespaces():
+    """Deletes namespaces (and their /etc/netns files) that an earlier run of
+    this module made and could not delete because it was killed; a namespace
+    whose creating pytest is still alive is left alone."""
+    p = subprocess.run(["ip", "netns", "list"], capture_output=True,
+                       text=True, timeout=30)
+    for line in p.stdout.splitlines():
+        m = re.match(r"(%s(\d+)-[0-9a-f]{4})\b" % NS_PREFIX, line)
+        if m and not _pid_alive(int(m.group(2))):
+            subprocess.run(["ip", "netns", "del", m.group(1)],
+                           capture_output=True, timeout=30)
+            shutil.rmtree(os.path.join("/etc/netns", m.group(1)),
+                          ignore_errors=True)
+
+
 class Netns:
     """A network namespace with loopback up and its own /etc/netns files."""
 
     def __init__(self):
-        self.name = "srvshim-t%d-%04x" % (os.getpid(), random.getrandbits(16))
+        self.name = "%s%d-%04x" % (NS_PREFIX, os.getpid(),
+                                   random.getrandbits(16))
         self.etc = os.path.join("/etc/netns", self.name)
         self.made = False
 
@@ -65,6 +101,13 @@ class Netns:
         self.made = True
         os.makedirs(self.etc)
         self.run("ip", "link", "set", "lo", "up", check=True)
+        # dnsmasq binds only addresses that an interface carries. With that
+        # one non-loopback IPv4 address and none for IPv6, getent's
+        # AI_ADDRCONFIG would drop every AAAA; an IPv6 one makes the
+        # namespace dual-stack, as most hosts are.
+        self.run("ip", "addr", "add", DNSMASQ + "/8", "dev", "lo", check=True)
+        self.run("ip", "-6", "addr", "add", "fd00:53::3/128", "dev", "lo",
+                 "nodad", check=True)
         self.write_nsswitch()
         self.write_resolv("nameserver 127.0.0.1\n")
 
@@ -150,19 +193,19 @@ class NsProc(conftest.Proc):
 class World:
     """Everything the module's tests share inside the namespace."""
 
-    def __init__(self, ns, consul, upstream_port):
+    def __init__(self, ns, consul):
         self.ns = ns
         self.consul = consul
-        self.upstream_port = upstream_port
 
     def dig(self, *args, server="127.0.0.1"):
         return self.ns.run("dig", "@" + server, "+time=2", "+tries=1",
                            *args, timeout=20)
 
-    def getent(self, name, resolv):
+    def getent(self, name, resolv, nameserver="127.0.0.1"):
         """Addresses glibc returns for name, with resolv.conf variant
         `resolv`; None when getent finds nothing (its exit status 2)."""
-        self.ns.write_resolv("nameserver 127.0.0.1\n" + RESOLV_VARIANTS[resolv])
+        self.ns.write_resolv("nameserver %s\n%s"
+                             % (nameserver, RESOLV_VARIANTS[resolv]))
         return self._getent(name)
 
     def _getent(self, name):
@@ -210,6 +253,7 @@ def world(tmp_path_factory):
         if not shutil.which(tool):
             pytest.fail("no %s in PATH (scripts/install-deps installs it)"
                         % tool)
+    delete_stale_namespaces()
     workdir = tmp_path_factory.mktemp("netns")
     ns = Netns()
     procs = []
@@ -219,27 +263,26 @@ def world(tmp_path_factory):
         procs.append(consul)
         consul.start()
 
-        # The upstream: dnsmasq with one host record, no other data, on
-        # loopback in the namespace.
-        up_port = conftest.free_port()
+        # dnsmasq: one host record of its own, no upstream, and the
+        # service.local stanza README gives for dnsmasq.
         up = NsProc(ns, workdir, "dnsmasq")
         procs.append(up)
         up.spawn(["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
                   "--no-resolv", "--no-hosts", "--bind-interfaces",
-                  "--listen-address=127.0.0.1", "--port=%d" % up_port,
+                  "--listen-address=" + DNSMASQ, "--port=53",
                   "--user=root", "--group=root",
                   "--pid-file=%s" % (workdir / "dnsmasq.pid"),
                   "--host-record=%s,%s" % (OUTSIDE_NAME, OUTSIDE_ADDR),
+                  "--server=/service.local/127.0.0.1#53",
                   "--log-queries", "--log-facility=-"])
-        w = World(ns, consul, up_port)
-        poll(lambda: w.dig("-p", str(up_port), "+short", OUTSIDE_NAME,
-                           "A").stdout.split() == [OUTSIDE_ADDR],
+        w = World(ns, consul)
+        poll(lambda: w.dig("+short", OUTSIDE_NAME, "A", server=DNSMASQ)
+             .stdout.split() == [OUTSIDE_ADDR],
              timeout=15, what="dnsmasq answering")
 
         # The resolver under test. --recursor is the forwarding flag from
         # branch `forward`; until it is merged the daemon runs without it.
-        extra = (["--recursor", "127.0.0.1:%d" % up_port]
-                 if HAS_RECURSOR else [])
+        extra = ["--recursor", DNSMASQ + ":53"] if HAS_RECURSOR else []
         procs.append(start_srvshimd(ns, workdir, "srvshimd-netns",
                                     "127.0.0.1:53", consul, *extra))
         w.reg = conftest.Registrar(consul)
@@ -327,8 +370,7 @@ def test_getent_outside_zone_without_recursor_fails(world, tmp_path):
                        "127.0.0.2:53", world.consul)
     try:
         # The upstream knows the name; srvshimd without --recursor refuses.
-        up = world.dig("-p", str(world.upstream_port), "+short",
-                       OUTSIDE_NAME, "A")
+        up = world.dig("+short", OUTSIDE_NAME, "A", server=DNSMASQ)
         assert up.stdout.split() == [OUTSIDE_ADDR]
         r = world.dig("+norec", OUTSIDE_NAME, "A", server="127.0.0.2")
         assert "status: REFUSED" in r.stdout, r.stdout
@@ -339,3 +381,26 @@ def test_getent_outside_zone_without_recursor_fails(world, tmp_path):
         assert world._getent(target) == ["127.63.0.8"]
     finally:
         d.stop()
+
+
+def test_getent_through_dnsmasq_forwarding_zone(world, resolv):
+    reg = world.reg
+    name = "fwd-%s-%04x" % (resolv, random.getrandbits(16))
+    fqdn = name + ".service.local"
+    net = random.randint(1, 254)
+    a1, a2, bad = ("127.62.%d.1" % net, "127.62.%d.2" % net,
+                   "127.62.%d.3" % net)
+    reg.register(name + "-1", name, a1, 8001)
+    reg.register(name + "-2", name, a2, 8002)
+    reg.register(name + "-3", name, bad, 8003, status="critical")
+    world.wait_srv_addrs(fqdn, [a1, a2])
+
+    assert world.getent(fqdn, resolv, nameserver=DNSMASQ) == [a1, a2]
+    assert world.getent(OUTSIDE_NAME, resolv, nameserver=DNSMASQ) == \
+        [OUTSIDE_ADDR]
+    # SRV through the forwarder: ports and targets from Consul.
+    p = world.dig("+short", "_%s._tcp.service.local" % name, "SRV",
+                  server=DNSMASQ)
+    assert sorted(p.stdout.splitlines()) == sorted(
+        "1 1 %d %s.addr.service.local." % (port, hex_label(a))
+        for a, port in ((a1, 8001), (a2, 8002))), p.stdout
