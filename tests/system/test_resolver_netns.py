@@ -21,7 +21,8 @@ Checks, with and without `options edns0`:
   --recursor pointing at dnsmasq): XFAIL while srvshimd has no --recursor
   (branch `forward`); it becomes a plain test once the flag exists
 - without --recursor (a second srvshimd on 127.0.0.2:53) the same name fails
-  in getent although the upstream itself answers it
+  in getent although the upstream itself answers it; with the upstream as a
+  second nameserver line glibc moves on after REFUSED and gets it there
 - dnsmasq as the machine's resolver with README's stanza
   (server=/service.local/127.0.0.1#53): getent gets the zone from srvshimd
   through it, and other names from dnsmasq itself
@@ -378,6 +379,13 @@ def test_getent_outside_zone_without_recursor_fails(world, tmp_path):
         assert world._getent(OUTSIDE_NAME) is None
         # ...while the zone itself still resolves through that daemon.
         target = "%s.addr.service.local" % hex_label("127.63.0.8")
+        assert world._getent(target) == ["127.63.0.8"]
+        # glibc takes REFUSED as "try the next nameserver": a second line
+        # with the site resolver makes outside names work without
+        # --recursor (one extra round trip each).
+        world.ns.write_resolv("nameserver 127.0.0.2\nnameserver %s\n"
+                              % DNSMASQ)
+        assert world._getent(OUTSIDE_NAME) == [OUTSIDE_ADDR]
         assert world._getent(target) == ["127.63.0.8"]
     finally:
         d.stop()
