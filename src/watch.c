@@ -202,6 +202,13 @@ struct watch {
 
 	pthread_mutex_t status_lock;
 	struct watch_status status; /* guarded by status_lock */
+
+	/* Reload: main hands a new zone configuration over (guarded by
+	 * status_lock); the watch thread adopts it into zcfg_own. */
+	bool reconf_pending;
+	struct zone_cfg reconf;		  /* svc_ttls: owned copy */
+	struct zone_cfg zcfg_own;	  /* svc_ttls: owned copy */
+	bool zcfg_owned;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -438,11 +445,15 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 	 * episode, not one per endpoint. */
 	if (rep->err != 0 || rep->status >= 500 || rep->status == 429) {
 		if (!w->consul_down) {
-			log_warnx("watch: consul %s, %s (%s), serving the last "
-				  "good data",
+			log_warnx("watch: consul %s, %s (%s), %s",
 				  w->consul->addr_text ? w->consul->addr_text : "",
 				  rep->err != 0 ? "unreachable" : "unavailable",
-				  detail);
+				  detail,
+				  w->synced ? "serving the last good data"
+					    : "no data yet: zone queries get "
+					      "SERVFAIL until the first sync "
+					      "(check --consul / "
+					      "CONSUL_HTTP_ADDR, TLS and token)");
 			w->consul_down = true;
 			w->down_errors = 0;
 		}
@@ -1000,6 +1011,7 @@ static void
 update_status(struct watch *w)
 {
 	pthread_mutex_lock(&w->status_lock);
+	w->status.loop_ms = now_ms();
 	w->status.synced = w->synced;
 	w->status.connected = !w->consul_down && w->catalog.ok_once;
 	w->status.last_sync_ms = w->last_ok_ms;
@@ -1010,6 +1022,8 @@ update_status(struct watch *w)
 	pthread_mutex_unlock(&w->status_lock);
 }
 
+static void adopt_reconf(struct watch *w);
+
 static void *
 loop(void *arg)
 {
@@ -1017,6 +1031,7 @@ loop(void *arg)
 
 	rng_seed(&w->rng);
 	while (!atomic_load(&w->stop)) {
+		adopt_reconf(w);
 		uint64_t now = now_ms();
 		uint64_t next = schedule(w, now);
 
@@ -1041,7 +1056,83 @@ loop(void *arg)
 	return NULL;
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+static struct zone_svc_ttl *
+ttls_copy(const struct zone_svc_ttl *t, size_t n)
+{
+	struct zone_svc_ttl *c = xcalloc(n ? n : 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		c[i].name = xstrdup(t[i].name);
+		c[i].ttl_s = t[i].ttl_s;
+	}
+	return c;
+}
+
+static void
+ttls_free(const struct zone_cfg *zc)
+{
+	for (size_t i = 0; i < zc->svc_ttl_count; i++)
+		free(zc->svc_ttls[i].name);
+	free((void *)zc->svc_ttls);
+}
+
+/* Adopts a configuration handed over by watch_set_zone_cfg(): every
+ * service is fetched again at once (a plain read) and compiled under the
+ * new configuration; until its reply arrives the old form keeps serving,
+ * so a reload never makes an answer disappear. */
+static void
+adopt_reconf(struct watch *w)
+{
+	struct zone_cfg next;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&w->status_lock);
+	if (!w->reconf_pending) {
+		pthread_mutex_unlock(&w->status_lock);
+		return;
+	}
+	next = w->reconf;
+	w->reconf_pending = false;
+	pthread_mutex_unlock(&w->status_lock);
+
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	w->zcfg_own = next;
+	w->zcfg_owned = true;
+	w->zcfg = &w->zcfg_own;
+	for (size_t i = 0; i < w->svc_count; i++) {
+		struct svc *sv = w->svcs[i];
+		if (sv->unservable)
+			continue;
+		if (sv->ep.req != NULL && sv->req_oneshot)
+			w->oneshots--;
+		sv->req_oneshot = false;
+		ep_cancel(w, &sv->ep);
+		sv->ep.resync = true;
+		sv->ep.next_ms = now;
+		sv->rec_hash = 0; /* compile the next reply whatever it hashes to */
+		if (!sv->has_slot)
+			sv->dirty = true;
+	}
+	log_info("watch: configuration reloaded, refetching %zu services",
+		 w->svc_count);
+}
+
 /* ---- public ------------------------------------------------------------- */
+
+void
+watch_set_zone_cfg(struct watch *w, const struct zone_cfg *zc)
+{
+	pthread_mutex_lock(&w->status_lock);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
+	w->reconf = *zc;
+	w->reconf.svc_ttls = ttls_copy(zc->svc_ttls, zc->svc_ttl_count);
+	w->reconf_pending = true;
+	pthread_mutex_unlock(&w->status_lock);
+	http_wakeup(w->http);
+}
 
 struct watch *
 watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
@@ -1105,6 +1196,10 @@ watch_free(struct watch *w)
 	states_stop(w);
 	http_free(w->http);
 	free(w->dc_esc);
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
 	pthread_mutex_destroy(&w->status_lock);
 	free(w);
 }
