@@ -287,8 +287,8 @@ loop(void *arg)
 					   : try_tcp(p, text, sizeof(text));
 		pthread_mutex_lock(&p->lock);
 		if (st != p->status)
-			log_info("probe: %s, %s", p->target,
-				 st == PROBE_PASS ? "passing" : text);
+			log_info("probe: %s%s", text,
+				 st == PROBE_PASS ? ", passing" : "");
 		p->status = st;
 		snprintf(p->text, sizeof(p->text), "%s", text);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
