@@ -21,8 +21,9 @@
  *             e.g. a dev agent restarted empty -> REGISTER at once, same ID.
  *             Any other failure (agent down, 5xx) -> retry after a backoff;
  *             the check may expire meanwhile, which is the truth.
- *   stop      cancel what is in flight; deregister if a register was ever
- *             sent, retrying until the caller's deadline.
+ *   stop      let what is in flight finish (half the caller's deadline at
+ *             most), then deregister if a register was ever sent, retrying
+ *             until the deadline.
  * Backoff: from SIDECAR_BACKOFF_MIN_MS doubling up to min(10 s, TTL/2), at
  * least 1 s, with equal jitter; a good reply resets it. It never gives up:
  * an unreachable agent costs a request per backoff, nothing more. */
@@ -484,6 +485,17 @@ loop(void *arg)
 		http_run(s->h, wait);
 	}
 
+	/* A request in flight may already be with the agent, and cancelling
+	 * it would not undo it: a register that lands after our deregister
+	 * would leave the instance behind. So it gets half of the time left
+	 * to finish; only then is it cancelled. */
+	{
+		uint64_t now = now_ms(), until = now;
+		if (s->stop_deadline_ms > now)
+			until = now + (s->stop_deadline_ms - now) / 2;
+		while (s->req != NULL && (now = now_ms()) < until)
+			http_run(s->h, MIN(until - now, WAIT_MAX_MS));
+	}
 	if (s->req != NULL) {
 		http_cancel(s->h, s->req);
 		s->req = NULL;

@@ -111,10 +111,11 @@ def test_wrapped_command_registered_and_in_dns(consul_agent, srv, uniq,
         assert svc["Tags"] == ["primary"]
         assert svc["Meta"] == {"version": "1.2"}
         assert svc["Weights"] == {"Passing": 7, "Warning": 1}
-        chk = agent_check(consul_agent, iid)
-        assert chk["Name"] == "srvshim register"
-        m = re.fullmatch(r"srvshim register: alive, pid (\d+)", chk["Output"])
-        assert m, chk["Output"]
+        # the first heartbeat follows the registration and sets the note
+        m = poll(lambda: re.fullmatch(r"srvshim register: alive, pid (\d+)",
+                                      agent_check(consul_agent, iid)["Output"]),
+                 what="heartbeat note")
+        assert agent_check(consul_agent, iid)["Name"] == "srvshim register"
         # the pid is COMMAND's, which answers on the port
         assert int(m.group(1)) != s.pid
         status, body = http_get("http://127.0.0.1:%d/" % port)
@@ -194,8 +195,9 @@ def test_no_command_runs_until_sigterm(consul_agent, uniq, new_sidecar):
     name = uniq("bare")
     s = new_sidecar(consul_agent.http_addr, ["--name", name, "--port", 9104])
     wait_registered(consul_agent, name)
-    chk = agent_check(consul_agent, s.instance_id())
-    assert chk["Output"] == "srvshim register: alive, pid %d" % s.pid
+    iid = s.instance_id()
+    poll(lambda: agent_check(consul_agent, iid)["Output"] ==
+         "srvshim register: alive, pid %d" % s.pid, what="heartbeat note")
     os.kill(s.pid, signal.SIGTERM)
     assert s.wait() == 0
     assert health(consul_agent, name) == []
@@ -277,18 +279,18 @@ def test_check_http_follows_the_probe(consul_agent, uniq, new_sidecar):
                          "--check-http", hs.url])
         iid = s.instance_id()
         wait_registered(consul_agent, name, "passing")
-        out = agent_check(consul_agent, iid)["Output"]
-        assert "HTTP GET %s: 200" % hs.url in out, out
+        poll(lambda: "HTTP GET %s: 200" % hs.url in
+             agent_check(consul_agent, iid)["Output"], what="200 as output")
 
         hs.set(500, "database down")
         wait_registered(consul_agent, name, "critical")
-        out = poll(lambda: agent_check(consul_agent, iid)["Output"],
-                   what="check output")
-        assert out == "HTTP GET %s: 500 (database down)" % hs.url, out
+        poll(lambda: agent_check(consul_agent, iid)["Output"] ==
+             "HTTP GET %s: 500 (database down)" % hs.url, what="500 as output")
 
         hs.set(429, "slow down")
         wait_registered(consul_agent, name, "warning")
-        assert "429" in agent_check(consul_agent, iid)["Output"]
+        poll(lambda: "429 (slow down)" in
+             agent_check(consul_agent, iid)["Output"], what="429 as output")
 
         hs.set(200, "fine again")
         wait_registered(consul_agent, name, "passing")

@@ -109,9 +109,13 @@ def test_sidecar_seed_pair(new_consul, new_srvshimd, tmp_path):
 
         assert data.stop() == 0
         assert health(agent, "data") == []
-        status, body = http_get(url)
-        assert status == 503 and "no _data._tcp.service.local instance" in \
-            body, (status, body)
+        # srvshimd follows within milliseconds; then www finds no instance
+        status, body = poll(lambda: (lambda r: r[0] == 503 and
+                                     "no _data._tcp" in r[1] and r)(
+                                         http_get(url)),
+                            what="www: no data instance")
+        assert body.startswith("www: no _data._tcp.service.local instance"), \
+            body
     finally:
         data.stop()
         www.stop()
