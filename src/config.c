@@ -22,7 +22,7 @@
 #include "util.h"
 
 enum opt_type { T_LISTEN, T_STR, T_DUR, T_DUR_S, T_UINT, T_BOOL, T_SVCTTL,
-		T_LEVEL, T_CONSUL, T_CONSISTENCY, T_FILE };
+		T_LEVEL, T_CONSUL, T_CONSISTENCY, T_FILE, T_RECURSOR, T_ALLOW };
 
 struct option_def {
 	const char *name;
@@ -72,6 +72,19 @@ static const struct option_def options[] = {
 	 "open TCP connections at most"},
 	{"tcp-idle-timeout", T_DUR, "DURATION", "10s", 100, 10 * 60 * 1000,
 	 OFF(tcp_idle_ms), "close a TCP connection idle this long"},
+	{"recursor", T_RECURSOR, "ADDR[:PORT]", NULL, 0, 0, 0,
+	 "forward queries outside the zone there (repeatable; port 53)"},
+	{"recursor-timeout", T_DUR, "DURATION", "1s", 50, 30000,
+	 OFF(recursor_timeout_ms),
+	 "wait this long for a recursor, doubled each round (50ms..30s)"},
+	{"recursor-tries", T_UINT, "N", "2", 1, 5, OFF(recursor_tries),
+	 "rounds through the recursors before SERVFAIL (1..5)"},
+	{"cache-size", T_UINT, "N", "1000", 0, 1000000, OFF(cache_size),
+	 "forwarded answers cached at most (0: no cache)"},
+	{"allow", T_ALLOW, "CIDR", "127.0.0.0/8 and ::1/128", 0, 0, 0,
+	 "client network answered at all (repeatable); others get REFUSED"},
+	{"user", T_STR, "NAME", NULL, 0, 0, OFF(user),
+	 "after binding, drop root privileges to this user"},
 	{"log-level", T_LEVEL, "LEVEL", "info", 0, 0, OFF(log_level),
 	 "error, warn, info or debug"},
 	{"help", T_BOOL, NULL, NULL, 0, 0, 0, "print this help and exit"},
@@ -280,11 +293,46 @@ parse_listen(const char *s, struct listen_addr *la, char *err, size_t errlen)
 	} else {
 		goto bad;
 	}
+	if ((la->ss.ss_family == AF_INET && sin->sin_addr.s_addr == 0) ||
+	    (la->ss.ss_family == AF_INET6 &&
+	     IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))) {
+		/* A wildcard would collide with other stubs (127.0.0.53)
+		 * and answer from the wrong source on multi-homed hosts. */
+		snprintf(err, errlen, "--listen %s: a wildcard address is not "
+			 "accepted; give explicit addresses, e.g. --listen "
+			 "127.0.0.1:53 --listen 192.0.2.10:53", s);
+		return -1;
+	}
 	return 0;
 bad:
 	snprintf(err, errlen, "--listen %s: expected ADDR:PORT with a numeric "
 		 "IPv4 address or [IPv6]:PORT, e.g. 127.0.0.1:53 or [::1]:53", s);
 	return -1;
+}
+
+/* Parses ADDR, ADDR:PORT, [V6]:PORT or a bare V6 address (port 53). */
+static int
+parse_recursor(const char *s, struct listen_addr *la, char *err,
+	       size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 16], why[256];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1)
+		snprintf(buf, sizeof(buf), "%s:53", s);
+	else if (inet_pton(AF_INET6, s, &a6) == 1)
+		snprintf(buf, sizeof(buf), "[%s]:53", s);
+	else
+		snprintf(buf, sizeof(buf), "%s", s);
+	if (parse_listen(buf, la, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "--recursor %s: expected a numeric "
+			 "address with an optional port, e.g. 192.0.2.53, "
+			 "192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:53 "
+			 "(not a wildcard)", s);
+		return -1;
+	}
+	return 0;
 }
 
 static const char *
@@ -321,6 +369,32 @@ set_option(struct config *cfg, const struct option_def *o, const char *v,
 			return -1;
 		cfg->listen_count++;
 		return 0;
+	case T_RECURSOR:
+		if (cfg->recursor_count == CONFIG_MAX_RECURSORS) {
+			snprintf(err, errlen, "--recursor: at most %d "
+				 "addresses", CONFIG_MAX_RECURSORS);
+			return -1;
+		}
+		if (parse_recursor(v, &cfg->recursors[cfg->recursor_count],
+				   err, errlen) != 0)
+			return -1;
+		cfg->recursor_count++;
+		return 0;
+	case T_ALLOW: {
+		struct acl_prefix p;
+		if (!cfg->allow_set) {
+			cfg->allow.count = 0; /* the first --allow replaces */
+			cfg->allow_set = true;
+		}
+		if (acl_parse(v, &p, err, errlen) != 0)
+			return -1;
+		if (acl_add(&cfg->allow, &p) != 0) {
+			snprintf(err, errlen, "--allow: at most %d networks",
+				 ACL_MAX);
+			return -1;
+		}
+		return 0;
+	}
 	case T_STR:
 		if (strcmp(o->name, "datacenter") == 0)
 			set_str(&cfg->consul.datacenter, v);
@@ -433,6 +507,46 @@ defaults(struct config *cfg)
 	cfg->tcp_max_conns = 512;
 	cfg->tcp_idle_ms = 10000;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->recursor_timeout_ms = 1000;
+	cfg->recursor_tries = 2;
+	cfg->cache_size = 1000;
+	acl_default(&cfg->allow);
+}
+
+static bool
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+}
+
+/* A recursor that is one of our own listen addresses is a loop from the
+ * first query: refuse to start. */
+static int
+check_recursors(const struct config *cfg)
+{
+	for (size_t r = 0; r < cfg->recursor_count; r++) {
+		const struct listen_addr *ra = &cfg->recursors[r];
+		for (size_t l = 0; l < cfg->listen_count; l++) {
+			if (same_addr(&ra->ss, &cfg->listen[l].ss)) {
+				fprintf(stderr, "srvshimd: --recursor %s is "
+					"srvshimd's own --listen address: "
+					"queries would be forwarded to "
+					"ourselves (a loop); name the real "
+					"upstream resolvers\n", ra->text);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 int
@@ -490,6 +604,8 @@ config_parse_args(struct config *cfg, int argc, char **argv)
 		parse_listen("127.0.0.1:53", &cfg->listen[0], err, sizeof(err));
 		cfg->listen_count = 1;
 	}
+	if (check_recursors(cfg) != 0)
+		return -1;
 	struct zone_cfg zc;
 	if (zone_cfg_init(&zc, cfg->zone_text) != 0) {
 		fprintf(stderr, "srvshimd: --zone %s: not a valid DNS name for "
@@ -508,6 +624,7 @@ config_fini(struct config *cfg)
 		free(cfg->svc_ttls[i].name);
 	free(cfg->svc_ttls);
 	free(cfg->zone_text);
+	free(cfg->user);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

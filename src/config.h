@@ -12,10 +12,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "acl.h"
 #include "log.h"
 #include "zone.h"
 
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_RECURSORS 8
 
 /* How to reach Consul's HTTP API: from CONSUL_HTTP_ADDR & co., overridden
  * by flags. Shared by the daemon and the srvshim tool. */
@@ -66,6 +68,15 @@ struct config {
 	unsigned tcp_max_conns;
 	uint64_t tcp_idle_ms;
 	enum log_level log_level;
+	/* Forwarding (forward.c): empty recursors means no forwarding. */
+	struct listen_addr recursors[CONFIG_MAX_RECURSORS];
+	size_t recursor_count;
+	uint64_t recursor_timeout_ms; /* per try; doubles each round */
+	unsigned recursor_tries;
+	unsigned cache_size;	      /* forward cache entries; 0 = off */
+	struct acl allow;	      /* client networks answered at all */
+	bool allow_set;		      /* --allow given: no default */
+	char *user;		      /* drop to this user after binding */
 };
 
 /* Parses argv over the defaults and the environment.

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT
  * main.c -- srvshimd: start-up order, signals, shutdown.
  * Owns:    wiring the rooms together: config -> zone (an unsynced empty
- *          snapshot first) -> frontend (bind) -> watch; then waiting for
- *          signals; then stopping in reverse order.
+ *          snapshot first) -> frontend (bind) -> privilege drop (--user)
+ *          -> forward -> watch; then waiting for signals; then stopping in
+ *          reverse order.
  * Never:   parsing, packet contents, Consul meaning.
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure (cannot bind,
- * cannot start threads), 2 on a usage error. */
+ * cannot drop privileges, cannot start threads), 2 on a usage error. */
 #include "config_feat.h"
 
 #include <signal.h>
@@ -17,8 +18,10 @@
 
 #include "answer.h"
 #include "config.h"
+#include "forward.h"
 #include "frontend.h"
 #include "log.h"
+#include "privs.h"
 #include "util.h"
 #include "watch.h"
 #include "zone.h"
@@ -30,6 +33,7 @@ main(int argc, char **argv)
 	struct zone_cfg zc;
 	struct answer_cfg acfg;
 	struct frontend *fe;
+	struct forward *fw;
 	struct watch *w;
 	sigset_t sigs;
 	int rc, sig;
@@ -54,15 +58,26 @@ main(int argc, char **argv)
 	/* Until the first complete sync, in-zone queries get SERVFAIL. */
 	zone_publish(zone_new(&zc, NULL, 0, (uint32_t)wall_s(), false));
 
-	acfg = (struct answer_cfg){.edns_size = cfg.edns_size};
+	acfg = (struct answer_cfg){.edns_size = cfg.edns_size,
+				   .recursion = cfg.recursor_count > 0};
 	fe = frontend_open(&cfg, &acfg);
 	if (fe == NULL) {
 		zone_shutdown();
 		config_fini(&cfg);
 		return 1;
 	}
+	/* Sockets are bound: root is no longer needed. Fail closed. */
+	if (cfg.user != NULL && privs_drop(cfg.user) != 0) {
+		frontend_free(fe);
+		zone_shutdown();
+		config_fini(&cfg);
+		return 1;
+	}
+	fw = forward_new(&cfg);
+	frontend_set_forward(fe, fw);
 	w = watch_new(&cfg.consul, &zc, cfg.max_watches);
-	if (frontend_start(fe) != 0 || watch_start(w) != 0)
+	if ((fw != NULL && forward_start(fw) != 0) || frontend_start(fe) != 0 ||
+	    watch_start(w) != 0)
 		fatalx("main: cannot start threads");
 	log_info("main: srvshimd %s, zone %s, consul %s, ready for queries",
 		 PACKAGE_VERSION, zc.apex_text, cfg.consul.addr_text);
@@ -82,7 +97,9 @@ main(int argc, char **argv)
 
 	watch_stop(w);
 	frontend_stop(fe);
+	forward_stop(fw);
 	watch_free(w);
+	forward_free(fw); /* replies on the frontend's sockets: free it first */
 	frontend_free(fe);
 	zone_shutdown();
 	config_fini(&cfg);
