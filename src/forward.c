@@ -44,6 +44,8 @@ struct req {
 	struct forward *fw;
 	struct forward_client cl;
 	struct relay_query rq; /* points into q */
+	uint16_t up_id;	       /* the ID upstream sees, while in flight */
+	bool in_flight;
 	size_t qlen;
 	uint8_t q[];
 };
@@ -64,6 +66,7 @@ struct forward {
 	struct cache *cache;
 	struct rng rng;
 	uint8_t tag[RELAY_TAG_LEN]; /* this process's loop marker */
+	uint8_t id_used[65536 / 8]; /* upstream IDs in flight */
 	struct log_ratelimit loop_rl, fail_rl;
 	struct forward_stats st;
 	uint8_t out[WIRE_MSG_MAX];
@@ -140,7 +143,10 @@ on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	uint64_t suppressed;
 
 	(void)timeouts;
-	fw->inflight--;
+	if (r->in_flight) {
+		fw->inflight--;
+		fw->id_used[r->up_id / 8] &= (uint8_t)~(1u << (r->up_id % 8));
+	}
 	if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
 		uint8_t key[RELAY_KEY_MAX];
 		size_t keylen = relay_cache_key(&r->rq, key);
@@ -243,11 +249,13 @@ handle(struct forward *fw, struct req *r)
 	}
 	/* Upstream sees a fresh ID, never one the client chose: c-ares 1.18
 	 * keeps the ID it is handed, newer releases pick their own.
-	 * relay_reply() restores the client's. */
+	 * relay_reply() restores the client's. c-ares matches answers by ID,
+	 * so none is used twice while in flight (at most 4096 of 65536 are
+	 * taken: a few draws at worst). */
 	uint16_t id;
 	do
 		id = (uint16_t)rng_next(&fw->rng);
-	while (id == r->rq.id);
+	while (id == r->rq.id || (fw->id_used[id / 8] & (1u << (id % 8))));
 	size_t len = relay_upstream_query(&r->rq, id, fw->cfg->edns_size,
 					  fw->tag, fw->upq, sizeof(fw->upq));
 	if (len == 0) {
@@ -261,6 +269,9 @@ handle(struct forward *fw, struct req *r)
 	}
 	fw->inflight++;
 	fw->st.upstream++;
+	fw->id_used[id / 8] |= (uint8_t)(1u << (id % 8));
+	r->up_id = id;
+	r->in_flight = true;
 	/* May call on_answer() at once (e.g. out of memory). */
 	ares_send(fw->ch, fw->upq, (int)len, on_answer, r);
 }
