@@ -344,3 +344,33 @@ def test_cache_size_zero_caches_nothing(new_srvshimd, upstream):
     u.stop()
     r = ask(d, "nocache.example", timeout=5)
     assert r.rcode() == dns.rcode.SERVFAIL, describe(r)
+
+
+def test_tcp_many_forwarded_and_early_close(new_srvshimd, upstream):
+    """More forwarded queries on one connection than it may have in flight
+    (32): all are answered. A connection closed with queries in flight
+    costs nothing: the daemon keeps serving and stops cleanly."""
+    u = upstream("silent")
+    d = new_srvshimd("--recursor", u.addr(), "--recursor-timeout", "100ms",
+                     "--recursor-tries", "1")
+    early = tcp_connect(*d.addr())
+    early.sendall(b"".join(tcp_frame(raw_query("gone%d.example" % i, i))
+                           for i in range(40)))
+    early.close()
+    s = tcp_connect(*d.addr(), timeout=10)
+    try:
+        s.sendall(b"".join(tcp_frame(raw_query("many%d.example" % i, i))
+                           for i in range(80)))
+        ids = set()
+        for _ in range(80):
+            wire = tcp_read_msg(s)
+            assert wire is not None, "closed after %d replies" % len(ids)
+            h = parse_header(wire)
+            assert h["rcode"] == dns.rcode.SERVFAIL
+            ids.add(h["id"])
+    finally:
+        s.close()
+    assert ids == set(range(80))
+    assert u.count() >= 80
+    assert d.stop() == 0, d.log_tail()
+    assert "Sanitizer" not in d.log_text()
