@@ -22,7 +22,7 @@
 #include "util.h"
 
 enum opt_type { T_LISTEN, T_STR, T_DUR, T_DUR_S, T_UINT, T_BOOL, T_SVCTTL,
-		T_LEVEL, T_CONSUL, T_CONSISTENCY, T_FILE };
+		T_LEVEL, T_CONSUL, T_CONSISTENCY, T_FILE, T_ADDR };
 
 struct option_def {
 	const char *name;
@@ -74,6 +74,16 @@ static const struct option_def options[] = {
 	 OFF(tcp_idle_ms), "close a TCP connection idle this long"},
 	{"log-level", T_LEVEL, "LEVEL", "info", 0, 0, OFF(log_level),
 	 "error, warn, info or debug"},
+	{"http-listen", T_ADDR, "ADDR:PORT", "off", 0, 0, OFF(http_listen),
+	 "serve /metrics (Prometheus), /health and /ready over HTTP there "
+	 "(e.g. 127.0.0.1:9153)"},
+	{"max-stale", T_DUR, "DURATION", "0 (off)", 0, 7 * DAY_MS,
+	 OFF(max_stale_ms),
+	 "/ready answers 503 once the data is older than this (Consul "
+	 "unreachable); DNS answers are not affected yet"},
+	{"no-diagnostics", T_BOOL, NULL, "off", 0, 0, OFF(no_diagnostics),
+	 "refuse the CHAOS diagnostic names (version.bind, status.srvshim, "
+	 "<svc>.services.srvshim)"},
 	{"help", T_BOOL, NULL, NULL, 0, 0, 0, "print this help and exit"},
 	{"version", T_BOOL, NULL, NULL, 0, 0, 0, "print the version and exit"},
 };
@@ -384,6 +394,16 @@ set_option(struct config *cfg, const struct option_def *o, const char *v,
 		cfg->svc_ttl_count++;
 		return 0;
 	}
+	case T_ADDR:
+		if (parse_listen(v, (struct listen_addr *)(base + o->off), err,
+				 errlen) != 0) {
+			snprintf(err, errlen, "--%s %s: expected ADDR:PORT with "
+				 "a numeric IPv4 address or [IPv6]:PORT, e.g. "
+				 "127.0.0.1:9153", o->name, v);
+			return -1;
+		}
+		cfg->http_enabled = true;
+		return 0;
 	case T_LEVEL:
 		if (log_level_parse(v, (enum log_level *)(base + o->off)) != 0)
 			goto bad;

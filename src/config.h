@@ -66,6 +66,10 @@ struct config {
 	unsigned tcp_max_conns;
 	uint64_t tcp_idle_ms;
 	enum log_level log_level;
+	struct listen_addr http_listen; /* --http-listen; valid if http_enabled */
+	bool http_enabled;
+	uint64_t max_stale_ms;	/* --max-stale; 0: off */
+	bool no_diagnostics;	/* --no-diagnostics: CH queries REFUSED */
 };
 
 /* Parses argv over the defaults and the environment.

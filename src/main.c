@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * main.c -- srvshimd: start-up order, signals, shutdown.
  * Owns:    wiring the rooms together: config -> zone (an unsynced empty
- *          snapshot first) -> frontend (bind) -> watch; then waiting for
- *          signals; then stopping in reverse order.
+ *          snapshot first) -> frontend and httpd (bind) -> watch; then
+ *          waiting for signals; then stopping in reverse order.
  * Never:   parsing, packet contents, Consul meaning.
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure (cannot bind,
@@ -13,23 +13,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <urcu-qsbr.h>
 
 #include "answer.h"
 #include "config.h"
 #include "frontend.h"
+#include "httpd.h"
 #include "log.h"
 #include "util.h"
 #include "watch.h"
 #include "zone.h"
 
+/* status.srvshim's view of the watch, on the query path: lock-free. */
+static void
+answer_status_of(void *arg, struct answer_status *as)
+{
+	struct watch_status st;
+
+	watch_get_status(arg, &st);
+	*as = (struct answer_status){
+	    .synced = st.synced,
+	    .connected = st.connected,
+	    .last_sync_ms = st.last_sync_ms,
+	    .data_age_ms = watch_status_data_age_ms(&st, now_ms()),
+	    .catalog_index = st.catalog_index,
+	    .services = st.services,
+	    .instances = st.instances,
+	    .watches = st.watches,
+	    .max_watches = st.max_watches,
+	    .errors = st.errors,
+	};
+}
+
 int
 main(int argc, char **argv)
 {
+	static char hostname[256];
 	struct config cfg;
 	struct zone_cfg zc;
 	struct answer_cfg acfg;
 	struct frontend *fe;
+	struct httpd *hd = NULL;
 	struct watch *w;
 	sigset_t sigs;
 	int rc, sig;
@@ -54,15 +79,33 @@ main(int argc, char **argv)
 	/* Until the first complete sync, in-zone queries get SERVFAIL. */
 	zone_publish(zone_new(&zc, NULL, 0, (uint32_t)wall_s(), false));
 
-	acfg = (struct answer_cfg){.edns_size = cfg.edns_size};
+	/* The watch is created (not started) first: the answers' status
+	 * callback and the HTTP endpoints read its status. */
+	w = watch_new(&cfg.consul, &zc, cfg.max_watches);
+	if (gethostname(hostname, sizeof(hostname) - 1) != 0)
+		snprintf(hostname, sizeof(hostname), "unknown");
+	acfg = (struct answer_cfg){
+	    .edns_size = cfg.edns_size,
+	    .diagnostics = !cfg.no_diagnostics,
+	    .version = "srvshim " PACKAGE_VERSION,
+	    .hostname = hostname,
+	    .consul = cfg.consul.addr_text,
+	    .status = answer_status_of,
+	    .status_arg = w,
+	};
 	fe = frontend_open(&cfg, &acfg);
+	if (fe != NULL && cfg.http_enabled && (hd = httpd_open(&cfg)) == NULL) {
+		frontend_free(fe);
+		fe = NULL;
+	}
 	if (fe == NULL) {
+		watch_free(w);
 		zone_shutdown();
 		config_fini(&cfg);
 		return 1;
 	}
-	w = watch_new(&cfg.consul, &zc, cfg.max_watches);
-	if (frontend_start(fe) != 0 || watch_start(w) != 0)
+	if (frontend_start(fe) != 0 || watch_start(w) != 0 ||
+	    (hd != NULL && httpd_start(hd, w) != 0))
 		fatalx("main: cannot start threads");
 	log_info("main: srvshimd %s, zone %s, consul %s, ready for queries",
 		 PACKAGE_VERSION, zc.apex_text, cfg.consul.addr_text);
@@ -80,6 +123,7 @@ main(int argc, char **argv)
 		break;
 	}
 
+	httpd_stop(hd);
 	watch_stop(w);
 	frontend_stop(fe);
 	watch_free(w);
