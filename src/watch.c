@@ -462,11 +462,15 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 	 * episode, not one per endpoint. */
 	if (rep->err != 0 || rep->status >= 500 || rep->status == 429) {
 		if (!w->consul_down) {
-			log_warnx("watch: consul %s, %s (%s), serving the last "
-				  "good data",
+			log_warnx("watch: consul %s, %s (%s), %s",
 				  w->consul->addr_text ? w->consul->addr_text : "",
 				  rep->err != 0 ? "unreachable" : "unavailable",
-				  detail);
+				  detail,
+				  w->synced ? "serving the last good data"
+					    : "no data yet: zone queries get "
+					      "SERVFAIL until the first sync "
+					      "(check --consul / "
+					      "CONSUL_HTTP_ADDR, TLS and token)");
 			w->consul_down = true;
 			w->down_errors = 0;
 		}
