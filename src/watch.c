@@ -213,8 +213,16 @@ struct watch {
 
 	struct watch_status status; /* the watch thread's copy */
 	atomic_uint_fast64_t st_seq; /* seqlock over st_slot: odd = writing */
-	atomic_uint_fast64_t st_slot[12];
+	atomic_uint_fast64_t st_slot[13];
 	struct metrics_block metrics; /* written by the watch thread only */
+
+	/* Reload: main hands a new zone configuration over (guarded by
+	 * reconf_lock); the watch thread adopts it into zcfg_own. */
+	pthread_mutex_t reconf_lock;
+	bool reconf_pending;
+	struct zone_cfg reconf;		  /* svc_ttls: owned copy */
+	struct zone_cfg zcfg_own;	  /* svc_ttls: owned copy */
+	bool zcfg_owned;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -997,10 +1005,10 @@ static void
 status_store(struct watch *w)
 {
 	const struct watch_status *st = &w->status;
-	uint64_t v[12] = {st->synced, st->connected, st->last_sync_ms,
+	uint64_t v[ARRAY_SIZE(w->st_slot)] = {st->synced, st->connected, st->last_sync_ms,
 			  st->catalog_index, st->services, st->instances,
 			  st->watches, st->max_watches, st->errors, st->serial,
-			  st->current, st->current_ms};
+			  st->current, st->current_ms, st->loop_ms};
 	uint_fast64_t seq = atomic_load_explicit(&w->st_seq,
 						 memory_order_relaxed);
 
@@ -1067,6 +1075,7 @@ any_failing(const struct watch *w)
 static void
 update_status(struct watch *w)
 {
+	w->status.loop_ms = now_ms();
 	w->status.synced = w->synced;
 	w->status.connected = !w->consul_down && w->catalog.ok_once;
 	w->status.last_sync_ms = w->last_ok_ms;
@@ -1080,6 +1089,8 @@ update_status(struct watch *w)
 	status_store(w);
 }
 
+static void adopt_reconf(struct watch *w);
+
 static void *
 loop(void *arg)
 {
@@ -1087,6 +1098,7 @@ loop(void *arg)
 
 	rng_seed(&w->rng);
 	while (!atomic_load(&w->stop)) {
+		adopt_reconf(w);
 		uint64_t now = now_ms();
 		uint64_t next = schedule(w, now);
 
@@ -1111,7 +1123,83 @@ loop(void *arg)
 	return NULL;
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+static struct zone_svc_ttl *
+ttls_copy(const struct zone_svc_ttl *t, size_t n)
+{
+	struct zone_svc_ttl *c = xcalloc(n ? n : 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		c[i].name = xstrdup(t[i].name);
+		c[i].ttl_s = t[i].ttl_s;
+	}
+	return c;
+}
+
+static void
+ttls_free(const struct zone_cfg *zc)
+{
+	for (size_t i = 0; i < zc->svc_ttl_count; i++)
+		free(zc->svc_ttls[i].name);
+	free((void *)zc->svc_ttls);
+}
+
+/* Adopts a configuration handed over by watch_set_zone_cfg(): every
+ * service is fetched again at once (a plain read) and compiled under the
+ * new configuration; until its reply arrives the old form keeps serving,
+ * so a reload never makes an answer disappear. */
+static void
+adopt_reconf(struct watch *w)
+{
+	struct zone_cfg next;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&w->reconf_lock);
+	if (!w->reconf_pending) {
+		pthread_mutex_unlock(&w->reconf_lock);
+		return;
+	}
+	next = w->reconf;
+	w->reconf_pending = false;
+	pthread_mutex_unlock(&w->reconf_lock);
+
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	w->zcfg_own = next;
+	w->zcfg_owned = true;
+	w->zcfg = &w->zcfg_own;
+	for (size_t i = 0; i < w->svc_count; i++) {
+		struct svc *sv = w->svcs[i];
+		if (sv->unservable)
+			continue;
+		if (sv->ep.req != NULL && sv->req_oneshot)
+			w->oneshots--;
+		sv->req_oneshot = false;
+		ep_cancel(w, &sv->ep);
+		sv->ep.resync = true;
+		sv->ep.next_ms = now;
+		sv->rec_hash = 0; /* compile the next reply whatever it hashes to */
+		if (!sv->has_slot)
+			sv->dirty = true;
+	}
+	log_info("watch: configuration reloaded, refetching %zu services",
+		 w->svc_count);
+}
+
 /* ---- public ------------------------------------------------------------- */
+
+void
+watch_set_zone_cfg(struct watch *w, const struct zone_cfg *zc)
+{
+	pthread_mutex_lock(&w->reconf_lock);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
+	w->reconf = *zc;
+	w->reconf.svc_ttls = ttls_copy(zc->svc_ttls, zc->svc_ttl_count);
+	w->reconf_pending = true;
+	pthread_mutex_unlock(&w->reconf_lock);
+	http_wakeup(w->http);
+}
 
 struct watch *
 watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
@@ -1129,6 +1217,7 @@ watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
 	atomic_init(&w->stop, false);
 	w->serial = (uint32_t)wall_s();
 	w->rl_fail = (struct log_ratelimit)LOG_RATELIMIT_INIT(LOG_INTERVAL_MS);
+	pthread_mutex_init(&w->reconf_lock, NULL);
 	w->status.max_watches = max_watches;
 	w->status.serial = w->serial;
 	atomic_init(&w->st_seq, 0);
@@ -1180,6 +1269,11 @@ watch_free(struct watch *w)
 	http_free(w->http);
 	free(w->dc_esc);
 	metrics_unregister(&w->metrics);
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
+	pthread_mutex_destroy(&w->reconf_lock);
 	free(w);
 }
 
@@ -1212,6 +1306,7 @@ watch_get_status(struct watch *w, struct watch_status *st)
 	    .serial = (uint32_t)v[9],
 	    .current = v[10] != 0,
 	    .current_ms = v[11],
+	    .loop_ms = v[12],
 	};
 }
 
