@@ -31,6 +31,7 @@
 #include "cache.h"
 #include "forward.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "util.h"
 #include "wire.h"
@@ -69,6 +70,7 @@ struct forward {
 	uint8_t id_used[65536 / 8]; /* upstream IDs in flight */
 	struct log_ratelimit loop_rl, fail_rl;
 	struct forward_stats st;
+	struct metrics_block metrics; /* written by the forward thread only */
 	uint8_t out[WIRE_MSG_MAX];
 	uint8_t upq[WIRE_HDR_LEN + WIRE_NAME_MAX + 4 + 11 + 4 +
 		    (RELAY_MAX_HOPS + 1) * RELAY_TAG_LEN];
@@ -80,6 +82,14 @@ struct forward {
 static void
 deliver(struct forward *fw, struct req *r, const uint8_t *msg, size_t len)
 {
+	if (len >= WIRE_HDR_LEN) {
+		/* The reply's rcode (extended rcodes are not relayed: an
+		 * upstream's OPT is replaced by ours). */
+		metrics_inc(&fw->metrics,
+			    metrics_rcode_slot(msg[3] & WIRE_F_RCODE));
+		if (msg[2] & (WIRE_F_TC >> 8))
+			metrics_inc(&fw->metrics, M_TRUNCATED);
+	}
 	if (len == 0) {
 		/* Nothing to say (cannot happen for a parsed query). */
 	} else if (r->cl.is_tcp) {
@@ -96,7 +106,6 @@ deliver(struct forward *fw, struct req *r, const uint8_t *msg, size_t len)
 	}
 	if (r->cl.is_tcp && r->cl.done != NULL) /* a TCP query must be told */
 		r->cl.done(r->cl.arg, NULL, 0);
-	(void)fw;
 	free(r);
 }
 
@@ -161,6 +170,7 @@ on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 				  ttl, now_ms());
 			return;
 		}
+		metrics_inc(&fw->metrics, M_UPSTREAM_ERRORS);
 		if (log_ratelimit_ok(&fw->fail_rl, &suppressed)) {
 			name_text(r, name, sizeof(name));
 			log_warnx("forward: %s, upstream reply does not match "
@@ -173,6 +183,8 @@ on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 	if (status == ARES_ETIMEOUT)
 		fw->st.timeouts++;
+	if (status != ARES_EDESTRUCTION)
+		metrics_inc(&fw->metrics, M_UPSTREAM_ERRORS);
 	if (status != ARES_EDESTRUCTION &&
 	    log_ratelimit_ok(&fw->fail_rl, &suppressed)) {
 		name_text(r, name, sizeof(name));
@@ -219,6 +231,7 @@ handle(struct forward *fw, struct req *r)
 	if (relay_is_loop(&r->rq, fw->tag)) {
 		/* Our own query came back: answer, never send it again. */
 		fw->st.loops++;
+		metrics_inc(&fw->metrics, M_FWD_LOOPS);
 		if (log_ratelimit_ok(&fw->loop_rl, &suppressed)) {
 			name_text(r, name, sizeof(name));
 			log_warnx("forward: %s, forwarding loop detected (the "
@@ -235,6 +248,7 @@ handle(struct forward *fw, struct req *r)
 	hit = cache_get(fw->cache, key, keylen, now_ms(), &hitlen, &age);
 	if (hit != NULL) {
 		fw->st.cache_hits++;
+		metrics_inc(&fw->metrics, M_FWD_CACHE_HIT);
 		/* Nothing outlives its cache entry: every TTL is capped at
 		 * the entry's lifetime before it is aged. */
 		uint32_t ttl = relay_cache_ttl(hit, hitlen, FWD_CACHE_TTL_MAX);
@@ -242,6 +256,7 @@ handle(struct forward *fw, struct req *r)
 			return;
 	} else if (fw->cache != NULL) {
 		fw->st.cache_misses++;
+		metrics_inc(&fw->metrics, M_FWD_CACHE_MISS);
 	}
 	if (fw->inflight >= FWD_INFLIGHT_MAX) {
 		reply_error(fw, r, WIRE_RCODE_SERVFAIL);
@@ -269,6 +284,7 @@ handle(struct forward *fw, struct req *r)
 	}
 	fw->inflight++;
 	fw->st.upstream++;
+	metrics_inc(&fw->metrics, M_FORWARDED);
 	fw->id_used[id / 8] |= (uint8_t)(1u << (id % 8));
 	r->up_id = id;
 	r->in_flight = true;
@@ -412,6 +428,7 @@ forward_new(const struct config *cfg)
 	fw->loop_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000);
 	fw->fail_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000);
 	fw->cache = cache_new(cfg->cache_size);
+	metrics_register(&fw->metrics);
 
 	/* Nothing from /etc/resolv.conf (it points at us): an empty file
 	 * for the options, and the servers replaced below before any query.
@@ -495,6 +512,7 @@ forward_free(struct forward *fw)
 	ares_destroy(fw->ch);
 	ares_library_cleanup();
 	cache_free(fw->cache);
+	metrics_unregister(&fw->metrics);
 	close(fw->ep);
 	close(fw->stop_fd);
 	close(fw->queue_fd);

@@ -11,7 +11,13 @@
  *
  * Threads are urcu-qsbr readers: they announce a quiescent state after every
  * batch and go offline while blocked in epoll_wait(), so a publish never
- * waits on an idle worker. */
+ * waits on an idle worker.
+ *
+ * Each thread counts into its own struct metrics_block (metrics.h). Answer
+ * latency is timed per UDP batch, from recvmmsg() returning to sendmmsg()
+ * returning, and recorded once for every reply of the batch: each of them
+ * did wait that long inside srvshimd, and it costs two clock reads per
+ * batch rather than two per query. TCP is timed per frame. */
 #include "config_feat.h"
 
 #include <errno.h>
@@ -32,6 +38,7 @@
 #include "forward.h"
 #include "frontend.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 #include "util.h"
 #include "wire.h"
@@ -54,6 +61,7 @@ struct worker {
 	uint8_t in[UDP_BATCH][UDP_BUF];
 	uint8_t out[UDP_BATCH][UDP_BUF];
 	struct frontend_stats st; /* written by this thread only */
+	struct metrics_block metrics; /* written by this thread only */
 };
 
 struct conn {
@@ -89,6 +97,7 @@ struct tcp {
 	struct answer_scratch scratch;
 	uint8_t out[2 + WIRE_MSG_MAX];
 	struct frontend_stats st;
+	struct metrics_block metrics; /* written by the TCP thread only */
 	struct conn *zombies;	  /* closed, forwarded replies pending */
 	int done_fd;		  /* eventfd: completions queued */
 	pthread_mutex_t done_lock;
@@ -178,6 +187,22 @@ ep_add(int ep, int fd, uint32_t events, void *ptr)
 
 /* ---- UDP ------------------------------------------------------------------ */
 
+/* Counts one answered query: qtype, and for a reply its rcode and TC. */
+static void
+count_answer(struct metrics_block *m, const struct answer_info *info)
+{
+	if (info->action == ANSWER_DROP) {
+		metrics_inc(m, M_DROPPED);
+		return;
+	}
+	metrics_inc(m, metrics_qtype_slot(info->qtype));
+	if (info->action != ANSWER_REPLY)
+		return;
+	metrics_inc(m, metrics_rcode_slot(info->rcode));
+	if (info->truncated)
+		metrics_inc(m, M_TRUNCATED);
+}
+
 static bool
 source_ok(const struct sockaddr_storage *ss)
 {
@@ -202,6 +227,8 @@ udp_forward(struct worker *w, int fd, const struct sockaddr_storage *from,
 	if (w->fe->fw != NULL && forward_submit(w->fe->fw, &cl, q, qlen) == 0)
 		return true;
 	w->st.fwd_rejected++;
+	metrics_inc(&w->metrics, M_FWD_QUEUE_FULL);
+	metrics_inc(&w->metrics, M_RCODE_SERVFAIL);
 	*len = relay_error(q, qlen, WIRE_RCODE_SERVFAIL, true,
 			   w->fe->acfg.edns_size, out, UDP_BUF);
 	return false;
@@ -231,6 +258,7 @@ udp_drain(struct worker *w, int fd)
 				log_warn("frontend: recvmmsg");
 			return;
 		}
+		uint64_t t0 = now_us();
 		const struct zone *z = zone_current();
 		int out = 0;
 		for (int i = 0; i < n; i++) {
@@ -241,6 +269,7 @@ udp_drain(struct worker *w, int fd)
 			if (!source_ok(&from[i]) ||
 			    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
 				w->st.udp_dropped++;
+				metrics_inc(&w->metrics, M_DROPPED);
 				continue;
 			}
 			info.truncated = false;
@@ -254,12 +283,16 @@ udp_drain(struct worker *w, int fd)
 						  w->fe->acfg.recursion,
 						  w->fe->acfg.edns_size,
 						  w->out[out], UDP_BUF);
+				metrics_inc(&w->metrics, M_ACL_REFUSED);
+				metrics_inc(&w->metrics,
+					    len ? M_RCODE_REFUSED : M_DROPPED);
 			} else {
 				len = answer_query(z, zone_config(z),
 						   &w->fe->acfg, w->in[i],
 						   rmsg[i].msg_len, w->out[out],
 						   UDP_BUF, false, &w->scratch,
 						   &info);
+				count_answer(&w->metrics, &info);
 				if (info.action == ANSWER_FORWARD) {
 					if (udp_forward(w, fd, &from[i],
 							rmsg[i].msg_hdr.msg_namelen,
@@ -294,11 +327,14 @@ udp_drain(struct worker *w, int fd)
 				/* A full socket buffer or an unreachable
 				 * client: drop the rest of this batch. */
 				w->st.udp_dropped += (uint64_t)(out - sent);
+				metrics_add(&w->metrics, M_DROPPED,
+					    (uint64_t)(out - sent));
 				break;
 			}
 			sent += k;
 		}
 		w->st.udp_replies += (uint64_t)sent;
+		metrics_observe(&w->metrics, now_us() - t0, (uint64_t)sent);
 		if (n < UDP_BATCH)
 			return;
 	}
@@ -368,9 +404,11 @@ lru_touch(struct tcp *t, struct conn *c)
 	c->last_ms = now_ms();
 }
 
+/* Closes c, counting it under why (an M_TCP_CLOSED_* row). */
 static void
-conn_close(struct tcp *t, struct conn *c)
+conn_close_why(struct tcp *t, struct conn *c, enum metric_id why)
 {
+	metrics_inc(&t->metrics, why);
 	lru_unlink(t, c);
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -415,6 +453,12 @@ conn_want(struct tcp *t, struct conn *c)
 		    : c->inflight >= TCP_FWD_PER_CONN ? 0u
 						      : EPOLLIN;
 	epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void
+conn_close(struct tcp *t, struct conn *c)
+{
+	conn_close_why(t, c, M_TCP_CLOSED_OTHER);
 }
 
 /* Writes what is pending; returns false on a dead connection. */
@@ -512,6 +556,8 @@ tcp_forward(struct tcp *t, struct conn *c, const struct frontend *fe,
 		return true;
 	}
 	t->st.fwd_rejected++;
+	metrics_inc(&t->metrics, M_FWD_QUEUE_FULL);
+	metrics_inc(&t->metrics, M_RCODE_SERVFAIL);
 	*len = relay_error(q, qlen, WIRE_RCODE_SERVFAIL, true,
 			   fe->acfg.edns_size, t->out + 2, sizeof(t->out) - 2);
 	return false;
@@ -536,14 +582,19 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 		if (c->in_len - off - 2 < flen)
 			break;
 		const uint8_t *q = c->in + off + 2;
+		uint64_t t0 = now_us();
 		size_t len;
 		t->st.tcp_queries++;
+		metrics_inc(&t->metrics, M_TCP_QUERIES);
 		off += 2 + flen;
 		if (!c->allowed) {
 			t->st.tcp_refused++;
 			len = relay_error(q, flen, WIRE_RCODE_REFUSED,
 					  fe->acfg.recursion, fe->acfg.edns_size,
 					  t->out + 2, sizeof(t->out) - 2);
+			metrics_inc(&t->metrics, M_ACL_REFUSED);
+			metrics_inc(&t->metrics,
+				    len ? M_RCODE_REFUSED : M_DROPPED);
 			if (len == 0)
 				continue;
 		} else {
@@ -553,6 +604,7 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 					   flen, t->out + 2, sizeof(t->out) - 2,
 					   true, &t->scratch, &info);
 			rcu_quiescent_state();
+			count_answer(&t->metrics, &info);
 			if (info.action == ANSWER_FORWARD) {
 				if (tcp_forward(t, c, fe, q, flen, &len))
 					continue; /* the reply comes later */
@@ -562,6 +614,7 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 		}
 		wire_put_u16_at(t->out, 0, (uint16_t)len);
 		ok = conn_send(t, c, t->out, len + 2);
+		metrics_observe(&t->metrics, now_us() - t0, 1);
 	}
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
@@ -619,7 +672,7 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		if (t->count >= fe->cfg->tcp_max_conns && t->head != NULL) {
 			/* At the cap the least recently active connection
 			 * makes room (RFC 7766 6.2.3). */
-			conn_close(t, t->head);
+			conn_close_why(t, t->head, M_TCP_CLOSED_CAP);
 			t->st.tcp_closed_cap++;
 		}
 		int one = 1;
@@ -636,6 +689,7 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		}
 		t->count++;
 		t->st.tcp_conns++;
+		metrics_inc(&t->metrics, M_TCP_ACCEPTED);
 		lru_touch(t, c);
 	}
 }
@@ -773,12 +827,13 @@ tcp_thread(void *arg)
 		uint64_t now = now_ms();
 		while (t->head != NULL &&
 		       now - t->head->last_ms >= fe->cfg->tcp_idle_ms) {
-			conn_close(t, t->head);
+			conn_close_why(t, t->head, M_TCP_CLOSED_IDLE);
 			t->st.tcp_closed_idle++;
 		}
 		pthread_mutex_lock(&fe->stats_lock);
 		t->st.tcp_open = t->count;
 		pthread_mutex_unlock(&fe->stats_lock);
+		metrics_set(&t->metrics, M_TCP_OPEN, t->count);
 	}
 	while (t->head != NULL)
 		conn_close(t, t->head);
@@ -812,6 +867,7 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 		w->fe = fe;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		answer_scratch_init(&w->scratch);
+		metrics_register(&w->metrics);
 		ep_add(w->ep, fe->stop_fd, EPOLLIN, (void *)(intptr_t)fe->stop_fd);
 		for (size_t l = 0; l < cfg->listen_count; l++) {
 			int fd = open_socket(&cfg->listen[l], false);
@@ -824,6 +880,7 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 	fe->tcp = xcalloc(1, sizeof(*fe->tcp));
 	fe->tcp->ep = epoll_create1(EPOLL_CLOEXEC);
 	answer_scratch_init(&fe->tcp->scratch);
+	metrics_register(&fe->tcp->metrics);
 	ep_add(fe->tcp->ep, fe->stop_fd, EPOLLIN, &fe->stop_fd);
 	pthread_mutex_init(&fe->tcp->done_lock, NULL);
 	fe->tcp->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -900,6 +957,7 @@ frontend_free(struct frontend *fe)
 			close(w->socks[s]);
 		if (w->ep >= 0)
 			close(w->ep);
+		metrics_unregister(&w->metrics);
 		free(w);
 	}
 	free(fe->workers);
@@ -915,6 +973,7 @@ frontend_free(struct frontend *fe)
 		}
 		close(fe->tcp->done_fd);
 		pthread_mutex_destroy(&fe->tcp->done_lock);
+		metrics_unregister(&fe->tcp->metrics);
 		free(fe->tcp);
 	}
 	close(fe->stop_fd);

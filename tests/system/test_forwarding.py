@@ -374,3 +374,27 @@ def test_tcp_many_forwarded_and_early_close(new_srvshimd, upstream):
     assert u.count() >= 80
     assert d.stop() == 0, d.log_tail()
     assert "Sanitizer" not in d.log_text()
+
+
+def test_forwarding_metrics(new_srvshimd, upstream):
+    from test_metrics import scrape
+    u = upstream("answer", ttl=300)
+    port = free_port()
+    d = new_srvshimd("--recursor", u.addr(), "--http-listen",
+                     "127.0.0.1:%d" % port, "--recursor-timeout", "200ms",
+                     "--recursor-tries", "1")
+    m0 = scrape(port)
+    assert len(addrs(ask(d, "m.example"))) == 1
+    assert len(addrs(ask(d, "M.example"))) == 1          # from the cache
+    u.stop()
+    assert ask(d, "gone.example", timeout=5).rcode() == dns.rcode.SERVFAIL
+    m = scrape(port)
+
+    def delta(key):
+        return m.get(key, 0) - m0.get(key, 0)
+    assert delta("srvshim_forwarded_queries_total") == 2
+    assert delta('srvshim_forward_cache_total{result="hit"}') == 1
+    assert delta('srvshim_forward_cache_total{result="miss"}') == 2
+    assert delta("srvshim_upstream_errors_total") == 1
+    assert delta('srvshim_responses_total{rcode="SERVFAIL"}') == 1
+    assert delta('srvshim_queries_total{qtype="A"}') >= 3
