@@ -24,7 +24,7 @@
 
 enum opt_type { T_LISTEN, T_STR, T_DUR, T_DUR_S, T_UINT, T_BOOL, T_SVCTTL,
 		T_LEVEL, T_CONSUL, T_CONSISTENCY, T_FILE, T_TOKEN, T_CONFIG,
-		T_CHECK, T_HELP, T_VERSION };
+		T_CHECK, T_HELP, T_VERSION, T_ADDR, T_RECURSOR, T_ALLOW };
 
 struct option_def {
 	const char *name;
@@ -77,8 +77,31 @@ static const struct option_def options[] = {
 	{"register-self", T_STR, "NAME", NULL, 0, 0, OFF(register_self),
 	 "register srvshimd in Consul as service NAME, passing while its "
 	 "watch is healthy"},
+	{"recursor", T_RECURSOR, "ADDR[:PORT]", NULL, 0, 0, 0,
+	 "forward queries outside the zone there (repeatable; port 53)"},
+	{"recursor-timeout", T_DUR, "DURATION", "1s", 50, 30000,
+	 OFF(recursor_timeout_ms),
+	 "wait this long for a recursor, doubled each round (50ms..30s)"},
+	{"recursor-tries", T_UINT, "N", "2", 1, 5, OFF(recursor_tries),
+	 "rounds through the recursors before SERVFAIL (1..5)"},
+	{"cache-size", T_UINT, "N", "1000", 0, 1000000, OFF(cache_size),
+	 "forwarded answers cached at most (0: no cache)"},
+	{"allow", T_ALLOW, "CIDR", "127.0.0.0/8 and ::1/128", 0, 0, 0,
+	 "client network answered at all (repeatable); others get REFUSED"},
+	{"user", T_STR, "NAME", NULL, 0, 0, OFF(user),
+	 "after binding, drop root privileges to this user"},
 	{"log-level", T_LEVEL, "LEVEL", "info", 0, 0, OFF(log_level),
 	 "error, warn, info or debug"},
+	{"http-listen", T_ADDR, "ADDR:PORT", "off", 0, 0, OFF(http_listen),
+	 "serve /metrics (Prometheus), /health and /ready over HTTP there "
+	 "(e.g. 127.0.0.1:9153)"},
+	{"max-stale", T_DUR, "DURATION", "0 (off)", 0, 7 * DAY_MS,
+	 OFF(max_stale_ms),
+	 "/ready answers 503 once the data is older than this (Consul "
+	 "unreachable); DNS answers are not affected yet"},
+	{"no-diagnostics", T_BOOL, NULL, "off", 0, 0, OFF(no_diagnostics),
+	 "refuse the CHAOS diagnostic names (version.bind, status.srvshim, "
+	 "<svc>.services.srvshim)"},
 	{"syslog", T_BOOL, NULL, "off", 0, 0, OFF(syslog),
 	 "log to syslog (daemon facility) instead of stderr"},
 	{"token", T_TOKEN, NULL, NULL, 0, 0, 0,
@@ -331,6 +354,41 @@ bad:
 	return -1;
 }
 
+static bool
+is_wildcard(const struct listen_addr *la)
+{
+	const struct sockaddr_in *sin = (const void *)&la->ss;
+	const struct sockaddr_in6 *sin6 = (const void *)&la->ss;
+	return la->ss.ss_family == AF_INET
+		   ? sin->sin_addr.s_addr == 0
+		   : IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/* Parses ADDR, ADDR:PORT, [V6]:PORT or a bare V6 address (port 53). */
+static int
+parse_recursor(const char *s, struct listen_addr *la, char *err,
+	       size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 16], why[256];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1)
+		snprintf(buf, sizeof(buf), "%s:53", s);
+	else if (inet_pton(AF_INET6, s, &a6) == 1)
+		snprintf(buf, sizeof(buf), "[%s]:53", s);
+	else
+		snprintf(buf, sizeof(buf), "%s", s);
+	if (parse_listen(buf, la, why, sizeof(why)) != 0 || is_wildcard(la)) {
+		snprintf(err, errlen, "--recursor %s: expected a numeric "
+			 "address with an optional port, e.g. 192.0.2.53, "
+			 "192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:53 "
+			 "(not a wildcard)", s);
+		return -1;
+	}
+	return 0;
+}
+
 static const char *
 fmt_ms(uint64_t ms, char *out, size_t len)
 {
@@ -363,8 +421,42 @@ set_option(struct config *cfg, const struct option_def *o, const char *v,
 		if (parse_listen(v, &cfg->listen[cfg->listen_count], err,
 				 errlen) != 0)
 			return -1;
+		if (is_wildcard(&cfg->listen[cfg->listen_count])) {
+			/* It would collide with other stubs (127.0.0.53) and
+			 * answer from the wrong source on multi-homed hosts. */
+			snprintf(err, errlen, "--listen %s: a wildcard address "
+				 "is not accepted; give explicit addresses, e.g. "
+				 "--listen 127.0.0.1:53 --listen 192.0.2.10:53", v);
+			return -1;
+		}
 		cfg->listen_count++;
 		return 0;
+	case T_RECURSOR:
+		if (cfg->recursor_count == CONFIG_MAX_RECURSORS) {
+			snprintf(err, errlen, "--recursor: at most %d "
+				 "addresses", CONFIG_MAX_RECURSORS);
+			return -1;
+		}
+		if (parse_recursor(v, &cfg->recursors[cfg->recursor_count],
+				   err, errlen) != 0)
+			return -1;
+		cfg->recursor_count++;
+		return 0;
+	case T_ALLOW: {
+		struct acl_prefix p;
+		if (!cfg->allow_set) {
+			cfg->allow.count = 0; /* the first --allow replaces */
+			cfg->allow_set = true;
+		}
+		if (acl_parse(v, &p, err, errlen) != 0)
+			return -1;
+		if (acl_add(&cfg->allow, &p) != 0) {
+			snprintf(err, errlen, "--allow: at most %d networks",
+				 ACL_MAX);
+			return -1;
+		}
+		return 0;
+	}
 	case T_STR:
 		if (strcmp(o->name, "datacenter") == 0)
 			set_str(&cfg->consul.datacenter, v);
@@ -440,6 +532,16 @@ set_option(struct config *cfg, const struct option_def *o, const char *v,
 		else
 			goto bad;
 		return 0;
+	case T_ADDR:
+		if (parse_listen(v, (struct listen_addr *)(base + o->off), err,
+				 errlen) != 0) {
+			snprintf(err, errlen, "--%s %s: expected ADDR:PORT with "
+				 "a numeric IPv4 address or [IPv6]:PORT, e.g. "
+				 "127.0.0.1:9153", o->name, v);
+			return -1;
+		}
+		cfg->http_enabled = true;
+		return 0;
 	case T_TOKEN:
 		if (strchr(v, '\n') || strchr(v, '\r'))
 			goto bad;
@@ -492,6 +594,46 @@ defaults(struct config *cfg)
 	cfg->tcp_max_conns = 512;
 	cfg->tcp_idle_ms = 10000;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->recursor_timeout_ms = 1000;
+	cfg->recursor_tries = 2;
+	cfg->cache_size = 1000;
+	acl_default(&cfg->allow);
+}
+
+static bool
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+}
+
+/* A recursor that is one of our own listen addresses is a loop from the
+ * first query: refuse to start. */
+static int
+check_recursors(const struct config *cfg)
+{
+	for (size_t r = 0; r < cfg->recursor_count; r++) {
+		const struct listen_addr *ra = &cfg->recursors[r];
+		for (size_t l = 0; l < cfg->listen_count; l++) {
+			if (same_addr(&ra->ss, &cfg->listen[l].ss)) {
+				fprintf(stderr, "srvshimd: --recursor %s is "
+					"srvshimd's own --listen address: "
+					"queries would be forwarded to "
+					"ourselves (a loop); name the real "
+					"upstream resolvers\n", ra->text);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 /* Where a value came from, so a flag replaces (not extends) a list the
@@ -499,7 +641,7 @@ defaults(struct config *cfg)
 struct parse_state {
 	struct config *cfg;
 	bool from_cli;
-	bool cli_listen, cli_svcttl;
+	bool cli_listen, cli_svcttl, cli_recursor, cli_allow;
 };
 
 static int
@@ -516,6 +658,14 @@ apply(struct parse_state *ps, const struct option_def *o, const char *v,
 		for (size_t i = 0; i < cfg->svc_ttl_count; i++)
 			free(cfg->svc_ttls[i].name);
 		cfg->svc_ttl_count = 0;
+	}
+	if (ps->from_cli && o->type == T_RECURSOR && !ps->cli_recursor) {
+		ps->cli_recursor = true;
+		cfg->recursor_count = 0;
+	}
+	if (ps->from_cli && o->type == T_ALLOW && !ps->cli_allow) {
+		ps->cli_allow = true;
+		cfg->allow_set = false; /* the first flag replaces the file's */
 	}
 	return set_option(cfg, o, v, err, errlen);
 }
@@ -666,6 +816,8 @@ config_parse_args(struct config *cfg, int argc, char **argv)
 		parse_listen("127.0.0.1:53", &cfg->listen[0], err, sizeof(err));
 		cfg->listen_count = 1;
 	}
+	if (check_recursors(cfg) != 0)
+		return -1;
 	struct zone_cfg zc;
 	if (zone_cfg_init(&zc, cfg->zone_text) != 0) {
 		fprintf(stderr, "srvshimd: --zone %s: not a valid DNS name for "
@@ -732,9 +884,27 @@ config_print(const struct config *cfg, FILE *f)
 				    ? json_str(f, cfg->consul.datacenter)
 				    : (void)fputs("null", f);
 			else if (*(char *const *)(base + o->off) == NULL)
-				fputs("null", f); /* --register-self unset */
+				fputs("null", f); /* --register-self, --user unset */
 			else
 				json_str(f, *(char *const *)(base + o->off));
+			break;
+		case T_RECURSOR:
+			fputc('[', f);
+			for (size_t r = 0; r < cfg->recursor_count; r++) {
+				fputs(r ? ", " : "", f);
+				json_str(f, cfg->recursors[r].text);
+			}
+			fputc(']', f);
+			break;
+		case T_ALLOW:
+			fputc('[', f);
+			for (size_t a = 0; a < cfg->allow.count; a++) {
+				char text[64];
+				fputs(a ? ", " : "", f);
+				json_str(f, acl_prefix_text(&cfg->allow.p[a], text,
+							    sizeof(text)));
+			}
+			fputc(']', f);
 			break;
 		case T_CONSUL:
 			json_str(f, cfg->consul.addr_text);
@@ -778,6 +948,12 @@ config_print(const struct config *cfg, FILE *f)
 		case T_LEVEL:
 			json_str(f, log_level_name(cfg->log_level));
 			break;
+		case T_ADDR:
+			if (cfg->http_enabled)
+				json_str(f, cfg->http_listen.text);
+			else
+				fputs("null", f);
+			break;
 		case T_CONFIG:
 		case T_CHECK:
 		case T_HELP:
@@ -798,6 +974,7 @@ config_fini(struct config *cfg)
 	free(cfg->zone_text);
 	free(cfg->register_self);
 	free(cfg->config_path);
+	free(cfg->user);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "acl.h"
 #include "log.h"
 #include "zone.h"
 
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_RECURSORS 8
 
 /* How to reach Consul's HTTP API: from CONSUL_HTTP_ADDR & co., overridden
  * by flags. Shared by the daemon and the srvshim tool. */
@@ -77,6 +79,19 @@ struct config {
 	bool check_only;	 /* --check-config: print and exit */
 	int argc;		 /* borrowed from main, for reload */
 	char **argv;
+	struct listen_addr http_listen; /* --http-listen; valid if http_enabled */
+	bool http_enabled;
+	uint64_t max_stale_ms;	/* --max-stale; 0: off */
+	bool no_diagnostics;	/* --no-diagnostics: CH queries REFUSED */
+	/* Forwarding (forward.c): empty recursors means no forwarding. */
+	struct listen_addr recursors[CONFIG_MAX_RECURSORS];
+	size_t recursor_count;
+	uint64_t recursor_timeout_ms; /* per try; doubles each round */
+	unsigned recursor_tries;
+	unsigned cache_size;	      /* forward cache entries; 0 = off */
+	struct acl allow;	      /* client networks answered at all */
+	bool allow_set;		      /* --allow given: no default */
+	char *user;		      /* drop to this user after binding */
 };
 
 /* Builds the configuration: defaults, then Consul's environment, then the

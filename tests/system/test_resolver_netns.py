@@ -47,14 +47,6 @@ DNSMASQ = "127.0.0.3"         # dnsmasq's address (port 53) in the namespace
 RESOLV_VARIANTS = {"plain": "", "edns0": "options edns0\n"}
 
 
-def _help_text():
-    p = conftest.run_srvshimd("--help")
-    return p.stdout + p.stderr
-
-
-HAS_RECURSOR = "--recursor" in _help_text()
-
-
 NS_PREFIX = "srvshim-t"
 
 
@@ -283,7 +275,7 @@ def world(tmp_path_factory):
 
         # The resolver under test. --recursor is the forwarding flag from
         # branch `forward`; until it is merged the daemon runs without it.
-        extra = ["--recursor", DNSMASQ + ":53"] if HAS_RECURSOR else []
+        extra = ["--recursor", DNSMASQ + ":53"]
         procs.append(start_srvshimd(ns, workdir, "srvshimd-netns",
                                     "127.0.0.1:53", consul, *extra))
         w.reg = conftest.Registrar(consul)
@@ -357,8 +349,6 @@ def test_getent_forty_instances(world, resolv):
     assert got == sorted(want), "getent returned %d of 40" % len(got or [])
 
 
-@pytest.mark.xfail(not HAS_RECURSOR, strict=True,
-                   reason="srvshimd has no --recursor yet (branch forward)")
 def test_getent_outside_zone_through_recursor(world, resolv):
     assert world.getent(OUTSIDE_NAME, resolv) == [OUTSIDE_ADDR]
     # The zone is still answered by srvshimd itself, not the upstream.
