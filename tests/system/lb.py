@@ -3,7 +3,7 @@
 proxy tests (test_haproxy.py, test_nginx.py) and bench/death.
 
 Owns:  starting backends (backend.py) under a sidecar (`srvshim register`
-       when built, else sidecar_api.py with the same command line), starting
+       `srvshim register`, the real sidecar), starting
        HAProxy and nginx from the examples/ configs with test ports put in,
        HAProxy's stats socket, plain HTTP GETs.
 Never: Consul or srvshimd themselves (conftest.py), DNS (dnsutil.py).
@@ -11,7 +11,6 @@ Every process is stopped by PID (conftest.Proc)."""
 
 import http.client
 import os
-import re
 import shutil
 import signal
 import socket
@@ -30,26 +29,25 @@ EXAMPLES = os.path.join(conftest.REPO, "examples")
 
 
 def srvshim_tool():
-    """The real `srvshim` binary if built (env SRVSHIM, else next to
-    srvshimd, else the tree's), or None."""
+    """The `srvshim` binary (env SRVSHIM, else next to srvshimd, else the
+    tree's); fails loudly when it is not built."""
     cands = [os.environ.get("SRVSHIM"),
              os.path.join(os.path.dirname(conftest.srvshimd_path()), "srvshim"),
              os.path.join(conftest.REPO, "srvshim")]
     for c in cands:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return c
-    return None
+    raise RuntimeError("srvshim (the sidecar) is not built: run make, or "
+                       "set SRVSHIM")
 
 
 def sidecar_kind():
-    return "srvshim register" if srvshim_tool() else "sidecar_api.py"
+    return "srvshim register"
 
 
 def sidecar_argv(consul_addr, name, port, address=None, tags=(), ttl="10s",
                  deregister_after="1m", weight=None, command=()):
-    tool = srvshim_tool()
-    argv = [tool, "register"] if tool else \
-        [sys.executable, os.path.join(HERE, "sidecar_api.py")]
+    argv = [srvshim_tool(), "register"]
     argv += ["--consul", consul_addr, "--name", name, "--port", str(port),
              "--ttl", ttl, "--deregister-after", deregister_after]
     if address:
