@@ -36,7 +36,7 @@ import pytest
 import conftest
 from conftest import free_port, run_srvshimd
 from dnsutil import (addrs, describe, header, parse_header, poll, question,
-                     rrs, tcp_connect, tcp_frame, tcp_read_msg, udp_raw, walk)
+                     tcp_connect, tcp_frame, tcp_read_msg, udp_raw, walk)
 from fakes.upstream import Upstream
 
 FWD_ADDR = "192.0.2.7"
