@@ -432,22 +432,11 @@ struct txt_build {
 static void __attribute__((format(printf, 2, 3)))
 txt_str(struct txt_build *t, const char *fmt, ...)
 {
-	char text[256];
 	va_list ap;
-	int n;
-
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof(text), fmt, ap);
+	if (wire_txt_vprintf(t->buf, sizeof(t->buf), &t->len, fmt, ap))
+		wire_put_u16_at(t->buf, 0, (uint16_t)(t->len - 2));
 	va_end(ap);
-	if (n < 0)
-		return;
-	size_t tl = MIN((size_t)n, sizeof(text) - 1);
-	if (t->len + 1 + tl > sizeof(t->buf))
-		return;
-	t->buf[t->len++] = (uint8_t)tl;
-	memcpy(t->buf + t->len, text, tl);
-	t->len += tl;
-	wire_put_u16_at(t->buf, 0, (uint16_t)(t->len - 2));
 }
 
 /* "3.2s", "0s", "1234.5s": ages in status.srvshim, to 0.1 s. */

@@ -32,12 +32,7 @@ struct cache {
 static uint64_t
 hash_key(const uint8_t *key, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (size_t i = 0; i < len; i++) {
-		h ^= key[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
+	return hash_fnv1a(key, len);
 }
 
 struct cache *

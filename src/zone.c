@@ -290,21 +290,10 @@ struct diag_rec {
 static void __attribute__((format(printf, 2, 3)))
 diag_str(struct diag_rec *r, const char *fmt, ...)
 {
-	char text[256];
 	va_list ap;
-	int n;
-
 	va_start(ap, fmt);
-	n = vsnprintf(text, sizeof(text), fmt, ap);
+	wire_txt_vprintf(r->rd, sizeof(r->rd), &r->len, fmt, ap);
 	va_end(ap);
-	if (n < 0 || r->len + 256 > sizeof(r->rd))
-		return;
-	size_t tl = MIN((size_t)n, sizeof(text) - 1);
-	r->rd[r->len++] = (uint8_t)tl;
-	for (size_t i = 0; i < tl; i++) {
-		uint8_t c = (uint8_t)text[i];
-		r->rd[r->len++] = c < 0x20 || c == 0x7f ? ' ' : c;
-	}
 }
 
 static void
@@ -609,12 +598,7 @@ zone_svc_instance_count(const struct zsvc *s)
 static uint64_t
 name_hash(const uint8_t *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h | 1; /* never 0: 0 marks an empty slot */
+	return hash_fnv1a(p, n) | 1; /* never 0: 0 marks an empty slot */
 }
 
 static struct zent *
