@@ -454,7 +454,9 @@ config_parse_args(struct config *cfg, int argc, char **argv)
 						     : no_argument;
 		longopts[i].val = 0;
 	}
-	optind = 1;
+	/* 0, not 1: glibc then also forgets a short-option cluster left
+	 * half-scanned by an earlier parse (it would read that old argv). */
+	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":hV", longopts, &idx)) != -1) {
 		if (ch == 'h' || (ch == 0 && strcmp(options[idx].name, "help") == 0)) {

@@ -184,6 +184,25 @@ test_consul_env_is_read(void **state)
 	clear_env();
 }
 
+/* Found by fuzz_config: after "-Vh" stopped at -V, glibc's getopt kept a
+ * pointer to the "h" still to scan; optind = 1 does not reset it, so the
+ * next parse read the old (by then freed) argv and printed --help. */
+static void
+test_parse_after_short_cluster_starts_fresh(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char *first = strdup("-Vh");
+	const char *args1[] = {first, NULL};
+	assert_int_equal(parse(&cfg, args1), 1);
+	config_fini(&cfg);
+	free(first);
+	static const char *const args2[] = {"--ttl", "5s", NULL};
+	assert_int_equal(parse(&cfg, args2), 0);
+	assert_int_equal(cfg.ttl_s, 5);
+	config_fini(&cfg);
+}
+
 int
 main(void)
 {
@@ -193,6 +212,8 @@ main(void)
 	    cmocka_unit_test_setup(test_bad_values_are_rejected, setup),
 	    cmocka_unit_test_setup(test_help_and_version_exit_zero, setup),
 	    cmocka_unit_test_setup(test_consul_env_is_read, setup),
+	    cmocka_unit_test_setup(test_parse_after_short_cluster_starts_fresh,
+				   setup),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
