@@ -322,10 +322,14 @@ set_option(struct config *cfg, const struct option_def *o, const char *v,
 		cfg->listen_count++;
 		return 0;
 	case T_STR:
-		if (strcmp(o->name, "datacenter") == 0)
+		if (strcmp(o->name, "datacenter") == 0) {
 			set_str(&cfg->consul.datacenter, v);
-		else
-			set_str((char **)(base + o->off), v);
+		} else {
+			/* kept even when empty: --zone "" is then rejected
+			 * as a name, never left NULL */
+			free(*(char **)(base + o->off));
+			*(char **)(base + o->off) = xstrdup(v);
+		}
 		return 0;
 	case T_CONSUL:
 	case T_FILE: {

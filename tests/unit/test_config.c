@@ -203,6 +203,17 @@ test_parse_after_short_cluster_starts_fresh(void **state)
 	config_fini(&cfg);
 }
 
+/* Found by fuzz_config: --zone "" left zone_text NULL and crashed. */
+static void
+test_empty_zone_is_rejected(void **state)
+{
+	(void)state;
+	struct config cfg;
+	static const char *const args[] = {"--zone", "", NULL};
+	assert_int_equal(parse(&cfg, args), -1);
+	config_fini(&cfg);
+}
+
 int
 main(void)
 {
@@ -214,6 +225,7 @@ main(void)
 	    cmocka_unit_test_setup(test_consul_env_is_read, setup),
 	    cmocka_unit_test_setup(test_parse_after_short_cluster_starts_fresh,
 				   setup),
+	    cmocka_unit_test_setup(test_empty_zone_is_rejected, setup),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
