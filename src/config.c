@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -167,6 +168,13 @@ read_token_file(struct consul_cfg *c, const char *path, char *err,
 			 strerror(errno));
 		return -1;
 	}
+	/* A secret others can read is not a secret: say so, but run (the
+	 * operator may have reasons, e.g. a group-managed mount). */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & S_IROTH))
+		log_warnx("config: token file %s, readable by every user "
+			  "(chmod 600 it)", path);
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';

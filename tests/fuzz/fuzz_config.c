@@ -2,7 +2,8 @@
  * fuzz_config.c -- any bytes as srvshimd's command line: config_parse_args()
  *                  and config_zone_cfg().
  * Owns:    nothing. The input is split at NUL and newline bytes into
- *          arguments (at most 64) after argv[0] = "srvshimd".
+ *          arguments (at most 64) after argv[0] = "srvshimd"; an empty
+ *          input is no argument at all.
  * Never:   sockets. It may read a file named by --token-file (at most 4 KiB,
  *          as srvshimd does); run it with stdin from /dev/null.
  * Note:    the JSON config file parser (the operations issue) gets its own
@@ -47,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size] = '\0';
 	argv[argc++] = (char *)"srvshimd";
 	char *p = buf, *end = buf + size;
-	while (p <= end && argc <= MAX_ARGS) {
+	while (size > 0 && p <= end && argc <= MAX_ARGS) {
 		char *q = p;
 		while (q < end && *q != '\0' && *q != '\n')
 			q++;

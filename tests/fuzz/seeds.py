@@ -5,8 +5,7 @@
 Owns:  the named seeds (seed-*): one raw DNS query per wire seed, a seed byte
        plus a TCP stream per tcp seed, a NUL-separated argv per config seed.
        Inputs libFuzzer found (hex names, crash-* for crashes fixed) are kept
-       beside them, minimized
-       with -merge=1 by scripts/fuzz --merge.
+       beside them, minimized with -merge=1 by scripts/fuzz --merge.
 Never: deletes files it did not write. Run: tests/fuzz/seeds.py (idempotent).
 The system test tests/system/test_hostile.py::test_amplification sends the
 wire seeds over UDP too."""
