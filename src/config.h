@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -66,12 +67,28 @@ struct config {
 	unsigned tcp_max_conns;
 	uint64_t tcp_idle_ms;
 	enum log_level log_level;
+	bool syslog;		 /* log to syslog instead of stderr */
+	char *config_path;	 /* --config / --check-config, or NULL */
+	bool check_only;	 /* --check-config: print and exit */
+	int argc;		 /* borrowed from main, for reload */
+	char **argv;
+	struct listen_addr http_listen; /* --http-listen; valid if http_enabled */
+	bool http_enabled;
+	uint64_t max_stale_ms;	/* --max-stale; 0: off */
+	bool no_diagnostics;	/* --no-diagnostics: CH queries REFUSED */
 };
 
-/* Parses argv over the defaults and the environment.
- * Returns 0 to run, 1 when --help or --version was printed (exit 0), or -1
- * after printing an error that names the flag (exit 2). */
+/* Builds the configuration: defaults, then Consul's environment, then the
+ * --config file (a JSON object keyed by long option names), then the flags
+ * (a list flag such as --listen replaces the file's list). Keeps argv
+ * (borrowed) so a reload can do the same again.
+ * Returns 0 to run, 1 when --help, --version or --check-config printed what
+ * was asked (exit 0), or -1 after printing an error that names the flag or
+ * the file and key (exit 2). */
 int config_parse_args(struct config *cfg, int argc, char **argv);
+/* Prints the effective configuration as a config file would say it (the
+ * token is shown as "(set)"). */
+void config_print(const struct config *cfg, FILE *f);
 void config_fini(struct config *cfg);
 /* Fills a zone_cfg from the configuration. Returns 0 or -1 (logged). */
 int config_zone_cfg(const struct config *cfg, struct zone_cfg *zc);

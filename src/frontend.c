@@ -8,7 +8,13 @@
  *
  * Threads are urcu-qsbr readers: they announce a quiescent state after every
  * batch and go offline while blocked in epoll_wait(), so a publish never
- * waits on an idle worker. */
+ * waits on an idle worker.
+ *
+ * Each thread counts into its own struct metrics_block (metrics.h). Answer
+ * latency is timed per UDP batch, from recvmmsg() returning to sendmmsg()
+ * returning, and recorded once for every reply of the batch: each of them
+ * did wait that long inside srvshimd, and it costs two clock reads per
+ * batch rather than two per query. TCP is timed per frame. */
 #include "config_feat.h"
 
 #include <errno.h>
@@ -27,6 +33,7 @@
 
 #include "frontend.h"
 #include "log.h"
+#include "metrics.h"
 #include "tcpframe.h"
 #include "util.h"
 #include "wire.h"
@@ -48,6 +55,7 @@ struct worker {
 	uint8_t in[UDP_BATCH][UDP_BUF];
 	uint8_t out[UDP_BATCH][UDP_BUF];
 	struct frontend_stats st; /* written by this thread only */
+	struct metrics_block metrics; /* written by this thread only */
 };
 
 struct conn {
@@ -71,6 +79,7 @@ struct tcp {
 	struct answer_scratch scratch;
 	uint8_t out[2 + WIRE_MSG_MAX];
 	struct frontend_stats st;
+	struct metrics_block metrics; /* written by the TCP thread only */
 };
 
 struct frontend {
@@ -155,6 +164,22 @@ ep_add(int ep, int fd, uint32_t events, void *ptr)
 
 /* ---- UDP ------------------------------------------------------------------ */
 
+/* Counts one answered query: qtype, and for a reply its rcode and TC. */
+static void
+count_answer(struct metrics_block *m, const struct answer_info *info)
+{
+	if (info->action == ANSWER_DROP) {
+		metrics_inc(m, M_DROPPED);
+		return;
+	}
+	metrics_inc(m, metrics_qtype_slot(info->qtype));
+	if (info->action != ANSWER_REPLY)
+		return;
+	metrics_inc(m, metrics_rcode_slot(info->rcode));
+	if (info->truncated)
+		metrics_inc(m, M_TRUNCATED);
+}
+
 static bool
 source_ok(const struct sockaddr_storage *ss)
 {
@@ -190,6 +215,7 @@ udp_drain(struct worker *w, int fd)
 				log_warn("frontend: recvmmsg");
 			return;
 		}
+		uint64_t t0 = now_us();
 		const struct zone *z = zone_current();
 		int out = 0;
 		for (int i = 0; i < n; i++) {
@@ -200,12 +226,14 @@ udp_drain(struct worker *w, int fd)
 			if (!source_ok(&from[i]) ||
 			    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
 				w->st.udp_dropped++;
+				metrics_inc(&w->metrics, M_DROPPED);
 				continue;
 			}
 			len = answer_query(z, zone_config(z), &w->fe->acfg,
 					   w->in[i], rmsg[i].msg_len,
 					   w->out[out], UDP_BUF, false,
 					   &w->scratch, &info);
+			count_answer(&w->metrics, &info);
 			if (info.action != ANSWER_REPLY) {
 				w->st.udp_dropped++;
 				continue;
@@ -230,11 +258,14 @@ udp_drain(struct worker *w, int fd)
 				/* A full socket buffer or an unreachable
 				 * client: drop the rest of this batch. */
 				w->st.udp_dropped += (uint64_t)(out - sent);
+				metrics_add(&w->metrics, M_DROPPED,
+					    (uint64_t)(out - sent));
 				break;
 			}
 			sent += k;
 		}
 		w->st.udp_replies += (uint64_t)sent;
+		metrics_observe(&w->metrics, now_us() - t0, (uint64_t)sent);
 		if (n < UDP_BATCH)
 			return;
 	}
@@ -304,15 +335,23 @@ lru_touch(struct tcp *t, struct conn *c)
 	c->last_ms = now_ms();
 }
 
+/* Closes c, counting it under why (an M_TCP_CLOSED_* row). */
 static void
-conn_close(struct tcp *t, struct conn *c)
+conn_close_why(struct tcp *t, struct conn *c, enum metric_id why)
 {
+	metrics_inc(&t->metrics, why);
 	lru_unlink(t, c);
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->pending);
 	free(c);
 	t->count--;
+}
+
+static void
+conn_close(struct tcp *t, struct conn *c)
+{
+	conn_close_why(t, c, M_TCP_CLOSED_OTHER);
 }
 
 /* Writes what is pending; returns false on a dead connection. */
@@ -390,6 +429,7 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 		}
 		if (fr == TCPFRAME_MORE)
 			break;
+		uint64_t t0 = now_us();
 		const struct zone *z = zone_current();
 		struct answer_info info;
 		size_t len = answer_query(z, zone_config(z), &fe->acfg,
@@ -398,11 +438,14 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 					  &info);
 		rcu_quiescent_state();
 		t->st.tcp_queries++;
+		metrics_inc(&t->metrics, M_TCP_QUERIES);
+		count_answer(&t->metrics, &info);
 		off += 2 + flen;
 		if (info.action != ANSWER_REPLY)
 			continue;
 		wire_put_u16_at(t->out, 0, (uint16_t)len);
 		ok = conn_send(t, c, t->out, len + 2);
+		metrics_observe(&t->metrics, now_us() - t0, 1);
 	}
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
@@ -455,7 +498,7 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		if (t->count >= fe->cfg->tcp_max_conns && t->head != NULL) {
 			/* At the cap the least recently active connection
 			 * makes room (RFC 7766 6.2.3). */
-			conn_close(t, t->head);
+			conn_close_why(t, t->head, M_TCP_CLOSED_CAP);
 			t->st.tcp_closed_cap++;
 		}
 		int one = 1;
@@ -469,6 +512,7 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		}
 		t->count++;
 		t->st.tcp_conns++;
+		metrics_inc(&t->metrics, M_TCP_ACCEPTED);
 		lru_touch(t, c);
 	}
 }
@@ -553,12 +597,13 @@ tcp_thread(void *arg)
 		uint64_t now = now_ms();
 		while (t->head != NULL &&
 		       now - t->head->last_ms >= fe->cfg->tcp_idle_ms) {
-			conn_close(t, t->head);
+			conn_close_why(t, t->head, M_TCP_CLOSED_IDLE);
 			t->st.tcp_closed_idle++;
 		}
 		pthread_mutex_lock(&fe->stats_lock);
 		t->st.tcp_open = t->count;
 		pthread_mutex_unlock(&fe->stats_lock);
+		metrics_set(&t->metrics, M_TCP_OPEN, t->count);
 	}
 	while (t->head != NULL)
 		conn_close(t, t->head);
@@ -589,6 +634,7 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 		w->fe = fe;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		answer_scratch_init(&w->scratch);
+		metrics_register(&w->metrics);
 		ep_add(w->ep, fe->stop_fd, EPOLLIN, (void *)(intptr_t)fe->stop_fd);
 		for (size_t l = 0; l < cfg->listen_count; l++) {
 			int fd = open_socket(&cfg->listen[l], false);
@@ -601,6 +647,7 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 	fe->tcp = xcalloc(1, sizeof(*fe->tcp));
 	fe->tcp->ep = epoll_create1(EPOLL_CLOEXEC);
 	answer_scratch_init(&fe->tcp->scratch);
+	metrics_register(&fe->tcp->metrics);
 	ep_add(fe->tcp->ep, fe->stop_fd, EPOLLIN, &fe->stop_fd);
 	for (size_t l = 0; l < cfg->listen_count; l++) {
 		int fd = open_socket(&cfg->listen[l], true);
@@ -666,6 +713,7 @@ frontend_free(struct frontend *fe)
 			close(w->socks[s]);
 		if (w->ep >= 0)
 			close(w->ep);
+		metrics_unregister(&w->metrics);
 		free(w);
 	}
 	free(fe->workers);
@@ -673,6 +721,7 @@ frontend_free(struct frontend *fe)
 		for (size_t s = 0; s < fe->tcp->sock_count; s++)
 			close(fe->tcp->socks[s]);
 		close(fe->tcp->ep);
+		metrics_unregister(&fe->tcp->metrics);
 		free(fe->tcp);
 	}
 	close(fe->stop_fd);
