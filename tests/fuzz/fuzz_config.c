@@ -6,9 +6,9 @@
  *          input is no argument at all.
  * Never:   sockets. It may read a file named by --token-file (at most 4 KiB,
  *          as srvshimd does); run it with stdin from /dev/null.
- * Note:    the JSON config file parser (the operations issue) gets its own
- *          target, fuzz_config_file.c, when it lands; this one stays the
- *          command line.
+ * Note:    the JSON config file's parser has its own target,
+ *          fuzz_conffile.c; this one stays the command line (--config FILE
+ *          reads a file too, like --token-file).
  * Seeds: tests/fuzz/corpus/config/. Start reading at LLVMFuzzerTestOneInput(). */
 #include "config_feat.h"
 

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "config.h"
 
 static int
@@ -214,6 +215,39 @@ test_empty_zone_is_rejected(void **state)
 	config_fini(&cfg);
 }
 
+static int
+count_pair(void *arg, const char *name, const char *value, char *err,
+	   size_t errlen)
+{
+	(void)name, (void)value, (void)err, (void)errlen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Found by fuzz_conffile: cJSON stops after the first value, so settings
+ * after a closing brace were silently ignored. */
+static void
+test_conffile_text_after_object_is_rejected(void **state)
+{
+	(void)state;
+	static const char bad[] = "{\"zone\": \"a.b\"}, \"ttl\": \"5s\"}";
+	static const char ok[] = "{\"zone\": \"a.b\"}\n \t\r\n";
+	char err[256];
+	bool tok;
+	int pairs = 0;
+	assert_int_equal(conffile_parse(bad, sizeof(bad) - 1, "t.json",
+					count_pair, &pairs, &tok, err,
+					sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "after the JSON object"));
+	pairs = 0;
+	assert_int_equal(conffile_parse(ok, sizeof(ok) - 1, "t.json",
+					count_pair, &pairs, &tok, err,
+					sizeof(err)),
+			 0);
+	assert_int_equal(pairs, 1);
+}
+
 int
 main(void)
 {
@@ -226,6 +260,8 @@ main(void)
 	    cmocka_unit_test_setup(test_parse_after_short_cluster_starts_fresh,
 				   setup),
 	    cmocka_unit_test_setup(test_empty_zone_is_rejected, setup),
+	    cmocka_unit_test_setup(test_conffile_text_after_object_is_rejected,
+				   setup),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
