@@ -119,6 +119,15 @@ def wire_seeds():
     s["trailing-garbage"] = query("web", A) + b"\xff" * 9
     s["max-name"] = hdr() + (b"\x3f" + b"a" * 63) * 3 + b"\x2c" + b"b" * 44 + \
         b"\x00" + b"\x00\x01\x00\x01"
+    # CHAOS diagnostics (TXT/ANY/A in class CH)
+    for t in ("version.bind", "hostname.bind", "id.server", "version.server",
+              "status.srvshim", "web.services.srvshim", "big.services.srvshim",
+              "nosuch.services.srvshim", "authors.bind"):
+        s["ch-" + t] = hdr() + q(t, TXT, 3)
+    s["ch-big.services.srvshim-edns"] = hdr(ar=1) + \
+        q("big.services.srvshim", TXT, 3) + opt()
+    s["ch-status-any"] = hdr() + q("status.srvshim", ANY, 3)
+    s["ch-mixed.services.srvshim-a"] = hdr() + q("mixed.services.srvshim", A, 3)
     return s
 
 

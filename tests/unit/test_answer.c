@@ -854,6 +854,18 @@ test_chaos_service_listing_has_every_instance(void **state)
 	assert_int_equal(rcode(&f->m), WIRE_RCODE_REFUSED);
 }
 
+/* Found by fuzz_wire: ANY on <svc>.services.srvshim listed every instance. */
+static void
+test_chaos_any_gets_one_record(void **state)
+{
+	struct fixture *f = *state;
+	chaos_on(f, 0);
+	ask_ch(f, "data.services.srvshim", WIRE_TYPE_ANY, true);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NOERROR);
+	assert_int_equal(f->m.h.ancount, 1);
+	assert_true(txt_has(f, &f->m.rr[0], "service=data"));
+}
+
 static void
 test_chaos_other_types_nodata_unknown_refused_off_refused(void **state)
 {
@@ -914,6 +926,7 @@ main(void)
 	    T(test_chaos_version_and_hostname),
 	    T(test_chaos_status_is_taken_when_asked),
 	    T(test_chaos_service_listing_has_every_instance),
+	    T(test_chaos_any_gets_one_record),
 	    T(test_chaos_other_types_nodata_unknown_refused_off_refused),
 #undef T
 	};
