@@ -807,7 +807,10 @@ test_chaos_status_is_taken_when_asked(void **state)
 	assert_true(txt_has(f, r, "consul=127.0.0.1:8500"));
 	assert_true(txt_has(f, r, "connected=yes"));
 	assert_true(txt_has(f, r, "synced=yes"));
-	assert_true(txt_has(f, r, "last-sync-age=2.5s") ||
+	/* status_txt() reads the clock before fake_status() does, so on a
+	 * slow run (valgrind) the age comes out a millisecond short: 2.4s. */
+	assert_true(txt_has(f, r, "last-sync-age=2.4s") ||
+		    txt_has(f, r, "last-sync-age=2.5s") ||
 		    txt_has(f, r, "last-sync-age=2.6s"));
 	assert_true(txt_has(f, r, "data-age=0.0s"));
 	assert_true(txt_has(f, r, "index=4711"));
