@@ -46,12 +46,23 @@ conffile_parse(const char *text, size_t len, const char *what,
 	       conffile_fn *fn, void *arg, bool *has_token, char *err,
 	       size_t errlen)
 {
-	cJSON *root = cJSON_ParseWithLength(text, len);
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	const cJSON *item;
 	char val[1024], why[512];
 	int rc = -1;
 
 	*has_token = false;
+	/* cJSON stops after the first value; anything but white space after it
+	 * would be silently ignored settings (found by fuzz_conffile). */
+	while (root != NULL && end < text + len &&
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
+	if (root != NULL && end != text + len) {
+		snprintf(err, errlen, "%s: text after the JSON object (at byte "
+			 "%zu)", what, (size_t)(end - text));
+		goto out;
+	}
 	if (root == NULL || !cJSON_IsObject(root)) {
 		snprintf(err, errlen, "%s: not a JSON object (expected "
 			 "{\"option\": value, ...})", what);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conffile.h"
@@ -227,6 +228,13 @@ read_token_file(struct consul_cfg *c, const char *path, char *err,
 			 strerror(errno));
 		return -1;
 	}
+	/* A secret others can read is not a secret: say so, but run (the
+	 * operator may have reasons, e.g. a group-managed mount). */
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & S_IROTH))
+		log_warnx("config: token file %s, readable by every user "
+			  "(chmod 600 it)", path);
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -458,10 +466,14 @@ set_option(struct config *cfg, const struct option_def *o, const char *v,
 		return 0;
 	}
 	case T_STR:
-		if (strcmp(o->name, "datacenter") == 0)
+		if (strcmp(o->name, "datacenter") == 0) {
 			set_str(&cfg->consul.datacenter, v);
-		else
-			set_str((char **)(base + o->off), v);
+		} else {
+			/* kept even when empty: --zone "" is then rejected
+			 * as a name, never left NULL */
+			free(*(char **)(base + o->off));
+			*(char **)(base + o->off) = xstrdup(v);
+		}
 		return 0;
 	case T_CONSUL:
 	case T_FILE: {
@@ -777,7 +789,9 @@ config_parse_args(struct config *cfg, int argc, char **argv)
 		longopts[n].val = 0;
 		n++;
 	}
-	optind = 1;
+	/* 0, not 1: glibc then also forgets a short-option cluster left
+	 * half-scanned by an earlier parse (it would read that old argv). */
+	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":hV", longopts, &idx)) != -1) {
 		const struct option_def *o =

@@ -40,13 +40,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "relay.h"
+#include "tcpframe.h"
 #include "util.h"
 #include "wire.h"
 #include "zone.h"
 
 #define UDP_BATCH 64
 #define UDP_BUF 4096	     /* EDNS sizes are capped at 4096 */
-#define TCP_IN_MAX 4096	     /* largest TCP query we read; larger: close */
+#define TCP_IN_MAX TCPFRAME_IN_MAX /* largest TCP query; larger: close */
 #define TCP_BACKLOG 1024
 #define TCP_FWD_PER_CONN 32  /* forwarded queries in flight per connection */
 
@@ -572,14 +573,15 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 	size_t off = 0;
 	bool ok = true;
 
-	while (ok && c->pending == NULL && c->inflight < TCP_FWD_PER_CONN &&
-	       c->in_len - off >= 2) {
-		size_t flen = (size_t)(c->in[off] << 8 | c->in[off + 1]);
-		if (flen < WIRE_HDR_LEN || flen > TCP_IN_MAX) {
+	while (ok && c->pending == NULL && c->inflight < TCP_FWD_PER_CONN) {
+		size_t flen;
+		enum tcpframe_result fr = tcpframe_next(
+		    c->in + off, c->in_len - off, TCP_IN_MAX, &flen);
+		if (fr == TCPFRAME_BAD) {
 			ok = false; /* zero-length, runt or oversized frame */
 			break;
 		}
-		if (c->in_len - off - 2 < flen)
+		if (fr == TCPFRAME_MORE)
 			break;
 		const uint8_t *q = c->in + off + 2;
 		uint64_t t0 = now_us();

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "config.h"
 
 static int
@@ -227,6 +228,69 @@ test_forwarding_acl_and_user_flags(void **state)
 	config_fini(&cfg);
 }
 
+/* Found by fuzz_config: after "-Vh" stopped at -V, glibc's getopt kept a
+ * pointer to the "h" still to scan; optind = 1 does not reset it, so the
+ * next parse read the old (by then freed) argv and printed --help. */
+static void
+test_parse_after_short_cluster_starts_fresh(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char *first = strdup("-Vh");
+	const char *args1[] = {first, NULL};
+	assert_int_equal(parse(&cfg, args1), 1);
+	config_fini(&cfg);
+	free(first);
+	static const char *const args2[] = {"--ttl", "5s", NULL};
+	assert_int_equal(parse(&cfg, args2), 0);
+	assert_int_equal(cfg.ttl_s, 5);
+	config_fini(&cfg);
+}
+
+/* Found by fuzz_config: --zone "" left zone_text NULL and crashed. */
+static void
+test_empty_zone_is_rejected(void **state)
+{
+	(void)state;
+	struct config cfg;
+	static const char *const args[] = {"--zone", "", NULL};
+	assert_int_equal(parse(&cfg, args), -1);
+	config_fini(&cfg);
+}
+
+static int
+count_pair(void *arg, const char *name, const char *value, char *err,
+	   size_t errlen)
+{
+	(void)name, (void)value, (void)err, (void)errlen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Found by fuzz_conffile: cJSON stops after the first value, so settings
+ * after a closing brace were silently ignored. */
+static void
+test_conffile_text_after_object_is_rejected(void **state)
+{
+	(void)state;
+	static const char bad[] = "{\"zone\": \"a.b\"}, \"ttl\": \"5s\"}";
+	static const char ok[] = "{\"zone\": \"a.b\"}\n \t\r\n";
+	char err[256];
+	bool tok;
+	int pairs = 0;
+	assert_int_equal(conffile_parse(bad, sizeof(bad) - 1, "t.json",
+					count_pair, &pairs, &tok, err,
+					sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "after the JSON object"));
+	pairs = 0;
+	assert_int_equal(conffile_parse(ok, sizeof(ok) - 1, "t.json",
+					count_pair, &pairs, &tok, err,
+					sizeof(err)),
+			 0);
+	assert_int_equal(pairs, 1);
+}
+
 int
 main(void)
 {
@@ -237,6 +301,11 @@ main(void)
 	    cmocka_unit_test_setup(test_help_and_version_exit_zero, setup),
 	    cmocka_unit_test_setup(test_consul_env_is_read, setup),
 	    cmocka_unit_test_setup(test_forwarding_acl_and_user_flags, setup),
+	    cmocka_unit_test_setup(test_parse_after_short_cluster_starts_fresh,
+				   setup),
+	    cmocka_unit_test_setup(test_empty_zone_is_rejected, setup),
+	    cmocka_unit_test_setup(test_conffile_text_after_object_is_rejected,
+				   setup),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
