@@ -74,6 +74,10 @@ static const struct option_def options[] = {
 	 OFF(tcp_idle_ms), "close a TCP connection idle this long"},
 	{"log-level", T_LEVEL, "LEVEL", "info", 0, 0, OFF(log_level),
 	 "error, warn, info or debug"},
+	{"max-stale", T_DUR, "DURATION", "0 (off)", 0, 7 * DAY_MS,
+	 OFF(max_stale_ms),
+	 "answer SERVFAIL in the zone once the data is older than this "
+	 "(Consul failing); 0: serve the last good data forever"},
 	{"help", T_BOOL, NULL, NULL, 0, 0, 0, "print this help and exit"},
 	{"version", T_BOOL, NULL, NULL, 0, 0, 0, "print the version and exit"},
 };

@@ -66,6 +66,7 @@ struct config {
 	unsigned tcp_max_conns;
 	uint64_t tcp_idle_ms;
 	enum log_level log_level;
+	uint64_t max_stale_ms;	/* --max-stale; 0: off */
 };
 
 /* Parses argv over the defaults and the environment.

@@ -62,6 +62,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	w = watch_new(&cfg.consul, &zc, cfg.max_watches);
+	watch_set_max_stale(w, cfg.max_stale_ms);
 	if (frontend_start(fe) != 0 || watch_start(w) != 0)
 		fatalx("main: cannot start threads");
 	log_info("main: srvshimd %s, zone %s, consul %s, ready for queries",

@@ -95,7 +95,29 @@
  * service keeps serving its last good zsvc. Transport errors, 429 and 5xx
  * start one "consul unreachable" episode (warn once, info on recovery);
  * other failures are logged once per endpoint per episode through a shared
- * rate limiter. Every failure counts in watch_status.errors. */
+ * rate limiter. Every failure counts in watch_status.errors.
+ *
+ * Empty lists. An empty service list while services with instances are
+ * being served is suspicious (a token whose policy lost service:read, an
+ * agent answering before it has synced, a proxy in the way): applied at
+ * once it would turn every name into NXDOMAIN. So it is held, logged, and
+ * EMPTY_CONFIRM_MS later one of those services' health endpoint is asked
+ * (a plain read). No instances there either: Consul agrees with itself,
+ * the list is applied and every service dropped (converging to Consul's
+ * truth, as after an agent restarted empty). Instances there: the list
+ * contradicts Consul's own health data; it is an error of the catalog
+ * endpoint (logged once per episode, backoff, retried as a plain read),
+ * and the table stays as it was.
+ *
+ * Staleness. The data is fresh while the first sync is done and no
+ * endpoint is in an error episode; its age is the time since it was last
+ * fresh. With --max-stale, once that age passes the limit the snapshot is
+ * republished marked stale (answer.c: in-zone SERVFAIL), and unmarked once
+ * every endpoint has had a good reply again; both moves are logged. The
+ * query path reads one flag in the snapshot it already holds. An open
+ * blocking query counts as fresh: a peer that accepts and never answers
+ * is noticed at the request's timeout (wait * 17/16 + TIMEOUT_MARGIN_MS),
+ * so --max-stale is only as exact as that for a silent hang. */
 #include "config_feat.h"
 
 #include <errno.h>
@@ -128,6 +150,8 @@
 #define SWEEP_STEP_MS 100u	   /* safety net pacing */
 #define LOOP_MAX_WAIT_MS 1000u
 #define LOG_INTERVAL_MS 10000u
+#define EMPTY_CONFIRM_MS 2000u	   /* a suspicious empty service list waits
+				    * this long for its confirmation */
 
 /* One polled Consul URL. */
 struct endpoint {
@@ -199,6 +223,18 @@ struct watch {
 	uint64_t errors;
 	uint64_t last_ok_ms;
 	struct log_ratelimit rl_fail;
+
+	/* A suspicious empty service list (see "Empty lists" above). */
+	bool empty_pending;	 /* one is waiting for confirmation */
+	uint64_t empty_index;	 /* its X-Consul-Index */
+	uint64_t empty_probe_ms; /* when the probe starts */
+	char *probe_name;	 /* the service asked; owned */
+	struct http_req *probe;	 /* in flight, or NULL; owned by http.c */
+
+	/* --max-stale (see "Staleness" above). */
+	uint64_t max_stale_ms;	 /* 0: off */
+	uint64_t fresh_ms;	 /* the data was last fresh then */
+	bool stale;		 /* the published snapshot is marked stale */
 
 	pthread_mutex_t status_lock;
 	struct watch_status status; /* guarded by status_lock */
@@ -709,6 +745,119 @@ merge_names(struct watch *w, char **names, size_t count)
 			  added, dropped, n, w->catalog.index);
 }
 
+/* An empty service list when services with instances are being served
+ * is not applied at once (see "Empty lists" at the top of this file).
+ * Returns true when rep is held for confirmation, false when an empty
+ * list is nothing to be suspicious of. */
+static bool
+empty_suspect(struct watch *w, const struct http_reply *rep)
+{
+	const struct svc *probe = NULL;
+	size_t with_instances = 0;
+
+	for (size_t i = 0; i < w->svc_count; i++) {
+		if (w->svcs[i]->node_count == 0)
+			continue;
+		with_instances++;
+		if (probe == NULL)
+			probe = w->svcs[i];
+	}
+	if (probe == NULL)
+		return false;
+	/* Logged once per episode: a contradicted list fails the catalog
+	 * endpoint, and the retries of that episode stay quiet. */
+	if (!w->catalog.failing)
+		log_warnx("watch: catalog, empty service list after %zu "
+			  "services with instances (index %" PRIu64 "), "
+			  "keeping them until service %s confirms it",
+			  with_instances, rep->has_index ? rep->index : 0,
+			  probe->name);
+	w->empty_pending = true;
+	w->empty_index = rep->has_index ? rep->index : 0;
+	w->empty_probe_ms = now_ms() + EMPTY_CONFIRM_MS;
+	free(w->probe_name);
+	w->probe_name = xstrdup(probe->name);
+	w->catalog.next_ms = UINT64_MAX; /* no catalog request meanwhile */
+	return true;
+}
+
+static void
+empty_done(struct watch *w)
+{
+	w->empty_pending = false;
+	free(w->probe_name);
+	w->probe_name = NULL;
+	if (w->catalog.next_ms == UINT64_MAX)
+		w->catalog.next_ms = 0;
+}
+
+/* The probe's reply decides: the service's health endpoint still listing
+ * instances contradicts the empty list (an error: the catalog retries
+ * after its backoff, the table stays); none confirms it. */
+static void
+on_probe(void *arg, const struct http_reply *rep)
+{
+	struct watch *w = arg;
+	struct svc_record rec;
+	char detail[160 + 256];
+	size_t skipped = 0;
+
+	w->probe = NULL;
+	if (!reply_usable(w, &w->catalog, "catalog", rep)) {
+		empty_done(w); /* reply_usable scheduled the retry */
+		return;
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (catalog_parse_health(rep->body, rep->body_len, w->probe_name, &rec,
+				 &skipped) != 0) {
+		catalog_record_fini(&rec);
+		empty_done(w);
+		ep_fail(w, &w->catalog, "catalog", "malformed reply", false);
+		return;
+	}
+	if (rec.count + skipped > 0) {
+		snprintf(detail, sizeof(detail),
+			 "empty service list, but service %s still has %zu "
+			 "instances",
+			 w->probe_name, rec.count + skipped);
+		catalog_record_fini(&rec);
+		empty_done(w);
+		ep_fail(w, &w->catalog, "catalog", detail, false);
+		return;
+	}
+	catalog_record_fini(&rec);
+	log_warnx("watch: catalog, empty service list confirmed (service %s "
+		  "has no instances either), dropping %zu services",
+		  w->probe_name, w->svc_count);
+	{
+		struct http_reply held = {.status = 200,
+					  .has_index = w->empty_index > 0,
+					  .index = w->empty_index};
+		empty_done(w);
+		if (w->catalog.ok_once)
+			w->catalog_moved_ms = now_ms();
+		ep_ok(w, &w->catalog, "catalog", &held, RATE_MIN_MS);
+	}
+	merge_names(w, NULL, 0);
+}
+
+static void
+probe_start(struct watch *w)
+{
+	char *esc = http_escape(w->probe_name);
+	char *path = build_path(w, "/v1/health/service", esc, 0);
+	int err = http_get(w->http, path, ONESHOT_TIMEOUT_MS, on_probe, w,
+			   &w->probe);
+
+	free(path);
+	free(esc);
+	if (err != 0) {
+		w->probe = NULL;
+		empty_done(w);
+		ep_fail(w, &w->catalog, "catalog", srv_strerror(err), false);
+	}
+}
+
 static void
 on_catalog(void *arg, const struct http_reply *rep)
 {
@@ -728,6 +877,10 @@ on_catalog(void *arg, const struct http_reply *rep)
 	    0) {
 		ep_fail(w, &w->catalog, "catalog", "malformed reply", false);
 		return;
+	}
+	if (count == 0 && empty_suspect(w, rep)) {
+		catalog_names_free(names, count);
+		return; /* held until the probe confirms or contradicts it */
 	}
 	if (w->catalog.ok_once)
 		w->catalog_moved_ms = now_ms();
@@ -893,6 +1046,12 @@ schedule(struct watch *w, uint64_t now)
 
 	if (ep_due(&w->catalog, now, &next))
 		catalog_start(w);
+	if (w->empty_pending && w->probe == NULL) {
+		if (now >= w->empty_probe_ms)
+			probe_start(w);
+		else
+			next = MIN(next, w->empty_probe_ms);
+	}
 
 	for (size_t i = 0; i < w->svc_count; i++) {
 		struct svc *s = w->svcs[i];
@@ -968,6 +1127,8 @@ publish(struct watch *w)
 			arr[n++] = w->svcs[i]->zsvc;
 	w->serial++;
 	z = zone_new(w->zcfg, arr, n, w->serial, true);
+	if (w->stale)
+		zone_set_stale(z);
 	free(arr);
 	services = zone_service_count(z);
 	instances = zone_instance_count(z);
@@ -1010,6 +1171,46 @@ update_status(struct watch *w)
 	pthread_mutex_unlock(&w->status_lock);
 }
 
+static bool
+any_failing(const struct watch *w)
+{
+	if (w->catalog.failing || w->states.failing)
+		return true;
+	for (size_t i = 0; i < w->svc_count; i++)
+		if (w->svcs[i]->ep.failing)
+			return true;
+	return false;
+}
+
+/* --max-stale (see "Staleness" above): republishes the snapshot marked
+ * stale, or unmarked, when the data crosses the limit either way. Returns
+ * when it must be looked at again (the moment it would go stale). */
+static uint64_t
+stale_check(struct watch *w, uint64_t now)
+{
+	bool fresh = w->synced && !w->consul_down && !w->empty_pending &&
+		     !any_failing(w);
+	bool stale;
+
+	if (fresh || w->fresh_ms == 0)
+		w->fresh_ms = now;
+	if (w->max_stale_ms == 0 || !w->synced)
+		return UINT64_MAX;
+	stale = !fresh && now - w->fresh_ms >= w->max_stale_ms;
+	if (stale != w->stale) {
+		w->stale = stale;
+		if (stale)
+			log_warnx("watch: data, stale, no complete reply from "
+				  "consul for %" PRIu64 " ms (--max-stale "
+				  "%" PRIu64 " ms), answering SERVFAIL",
+				  now - w->fresh_ms, w->max_stale_ms);
+		else
+			log_info("watch: data, fresh again, answering");
+		publish(w);
+	}
+	return fresh || stale ? UINT64_MAX : w->fresh_ms + w->max_stale_ms;
+}
+
 static void *
 loop(void *arg)
 {
@@ -1018,7 +1219,7 @@ loop(void *arg)
 	rng_seed(&w->rng);
 	while (!atomic_load(&w->stop)) {
 		uint64_t now = now_ms();
-		uint64_t next = schedule(w, now);
+		uint64_t next = MIN(schedule(w, now), stale_check(w, now));
 
 		if (http_run(w->http, next > now ? next - now : 0) != 0) {
 			struct timespec ts = {0, 100 * 1000000L};
@@ -1036,6 +1237,8 @@ loop(void *arg)
 		} else if (w->synced && w->changed) {
 			publish(w);
 		}
+		if (w->max_stale_ms > 0)
+			stale_check(w, now_ms());
 		update_status(w);
 	}
 	return NULL;
@@ -1063,6 +1266,12 @@ watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
 	w->status.max_watches = max_watches;
 	w->status.serial = w->serial;
 	return w;
+}
+
+void
+watch_set_max_stale(struct watch *w, uint64_t max_stale_ms)
+{
+	w->max_stale_ms = max_stale_ms;
 }
 
 int
@@ -1102,6 +1311,8 @@ watch_free(struct watch *w)
 		svc_free(w, w->svcs[i]);
 	free(w->svcs);
 	ep_cancel(w, &w->catalog);
+	http_cancel(w->http, w->probe);
+	free(w->probe_name);
 	states_stop(w);
 	http_free(w->http);
 	free(w->dc_esc);
