@@ -28,7 +28,8 @@
  * comes only from the X-Consul-Index header. An index that goes backwards
  * resets to 0 (the reply is still used: it is current data); an index
  * below 1 is treated as 1, so a buggy 0 cannot make the next query return
- * at once. A reply whose index did not move is not parsed again.
+ * at once. A reply whose index did not move is not parsed again, except
+ * the catalog's (see "Empty lists").
  *
  * Pacing. Rate limiter: after a reply that did not move the index, an
  * endpoint's next request starts no earlier than RATE_MIN_MS (the change
@@ -107,7 +108,10 @@
  * truth, as after an agent restarted empty). Instances there: the list
  * contradicts Consul's own health data; it is an error of the catalog
  * endpoint (logged once per episode, backoff, retried as a plain read),
- * and the table stays as it was.
+ * and the table stays as it was. The catalog's replies are parsed even
+ * when its index did not move: a policy change alters what a token sees
+ * without moving the index, so a list confirmed empty comes back with the
+ * next reply (at most one wait later).
  *
  * Staleness. The data is fresh while the first sync is done and no
  * endpoint is in an error episode; its age is the time since it was last
@@ -445,6 +449,19 @@ ep_ok(struct watch *w, struct endpoint *ep, const char *subject,
 	w->last_ok_ms = now;
 }
 
+/* Is an endpoint other than except (NULL: any) in an error episode? */
+static bool
+any_failing(const struct watch *w, const struct endpoint *except)
+{
+	if ((w->catalog.failing && &w->catalog != except) ||
+	    (w->states.failing && &w->states != except))
+		return true;
+	for (size_t i = 0; i < w->svc_count; i++)
+		if (w->svcs[i]->ep.failing && &w->svcs[i]->ep != except)
+			return true;
+	return false;
+}
+
 /* Sorts out replies that carry no usable body. Returns true for an HTTP
  * 200; otherwise schedules the retry (ep_fail) and returns false. */
 static bool
@@ -454,7 +471,10 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 	char detail[160], text[96];
 
 	if (rep->err == 0 && rep->status == 200) {
-		if (w->consul_down) {
+		/* The episode ends when every endpoint has come back: one
+		 * that answers while another keeps getting 429 or 5xx does
+		 * not end it, or the warning would repeat at every retry. */
+		if (w->consul_down && !any_failing(w, ep)) {
 			log_info("watch: consul %s, recovered (after %" PRIu64
 				 " failed requests)",
 				 w->consul->addr_text ? w->consul->addr_text : "",
@@ -471,8 +491,10 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 			 text[0] ? ": " : "", text);
 	}
 	/* Consul itself is down or overloaded: one message for the whole
-	 * episode, not one per endpoint. */
-	if (rep->err != 0 || rep->status >= 500 || rep->status == 429) {
+	 * episode, not one per endpoint. A body over the cap is this
+	 * endpoint's problem, not Consul being away. */
+	if ((rep->err != 0 && rep->err != -SRV_ERANGE) || rep->status >= 500 ||
+	    rep->status == 429) {
 		if (!w->consul_down) {
 			log_warnx("watch: consul %s, %s (%s), serving the last "
 				  "good data",
@@ -864,15 +886,17 @@ on_catalog(void *arg, const struct http_reply *rep)
 	struct watch *w = arg;
 	char **names = NULL;
 	size_t count = 0;
+	bool moved;
 
 	ep_finished(w, &w->catalog);
 	if (!reply_usable(w, &w->catalog, "catalog", rep))
 		return;
-	if (w->catalog.ok_once && rep->has_index &&
-	    rep->index == w->catalog.index && !w->catalog.resync) {
-		ep_ok(w, &w->catalog, "catalog", rep, RATE_MIN_MS);
-		return;
-	}
+	/* Parsed even when the index did not move (a list of names is
+	 * cheap): an ACL policy change alters what the token sees without
+	 * moving the index, and an empty list confirmed under one policy
+	 * must be undone when the next reply lists services again. */
+	moved = !w->catalog.ok_once || !rep->has_index ||
+		rep->index != w->catalog.index || w->catalog.resync;
 	if (catalog_parse_services(rep->body, rep->body_len, &names, &count) !=
 	    0) {
 		ep_fail(w, &w->catalog, "catalog", "malformed reply", false);
@@ -882,7 +906,7 @@ on_catalog(void *arg, const struct http_reply *rep)
 		catalog_names_free(names, count);
 		return; /* held until the probe confirms or contradicts it */
 	}
-	if (w->catalog.ok_once)
+	if (w->catalog.ok_once && moved)
 		w->catalog_moved_ms = now_ms();
 	ep_ok(w, &w->catalog, "catalog", rep, RATE_MIN_MS);
 	merge_names(w, names, count);
@@ -1171,17 +1195,6 @@ update_status(struct watch *w)
 	pthread_mutex_unlock(&w->status_lock);
 }
 
-static bool
-any_failing(const struct watch *w)
-{
-	if (w->catalog.failing || w->states.failing)
-		return true;
-	for (size_t i = 0; i < w->svc_count; i++)
-		if (w->svcs[i]->ep.failing)
-			return true;
-	return false;
-}
-
 /* --max-stale (see "Staleness" above): republishes the snapshot marked
  * stale, or unmarked, when the data crosses the limit either way. Returns
  * when it must be looked at again (the moment it would go stale). */
@@ -1189,7 +1202,7 @@ static uint64_t
 stale_check(struct watch *w, uint64_t now)
 {
 	bool fresh = w->synced && !w->consul_down && !w->empty_pending &&
-		     !any_failing(w);
+		     !any_failing(w, NULL);
 	bool stale;
 
 	if (fresh || w->fresh_ms == 0)
