@@ -386,6 +386,16 @@ ep_cancel(struct watch *w, struct endpoint *ep)
 	ep_finished(w, ep);
 }
 
+static bool any_failing(const struct watch *w, const struct endpoint *except);
+
+/* Is the data fresh: synced, and no endpoint in an error episode? */
+static bool
+stale_fresh(const struct watch *w)
+{
+	return w->synced && !w->consul_down && !w->empty_pending &&
+	       !any_failing(w, NULL);
+}
+
 /* Schedules a retry after an error and counts it; logs detail once per
  * episode (rate-limited) unless quiet. */
 static void
@@ -394,6 +404,10 @@ ep_fail(struct watch *w, struct endpoint *ep, const char *subject,
 {
 	uint64_t b = ep->backoff_ms, suppressed = 0;
 
+	/* The data was fresh until this first failure (the loop may not
+	 * have looked for up to LOOP_MAX_WAIT_MS). */
+	if (w->max_stale_ms > 0 && stale_fresh(w))
+		w->fresh_ms = now_ms();
 	b = b == 0 ? BACKOFF_MIN_MS : MIN(b * 2, (uint64_t)BACKOFF_MAX_MS);
 	ep->backoff_ms = b;
 	/* The retry is a plain read, not a blocking one: an agent that came
@@ -1201,8 +1215,7 @@ update_status(struct watch *w)
 static uint64_t
 stale_check(struct watch *w, uint64_t now)
 {
-	bool fresh = w->synced && !w->consul_down && !w->empty_pending &&
-		     !any_failing(w, NULL);
+	bool fresh = stale_fresh(w);
 	bool stale;
 
 	if (fresh || w->fresh_ms == 0)
