@@ -96,7 +96,17 @@
  * service keeps serving its last good zsvc. Transport errors, 429 and 5xx
  * start one "consul unreachable" episode (warn once, info on recovery);
  * other failures are logged once per endpoint per episode through a shared
- * rate limiter. Every failure counts in watch_status.errors.
+ * rate limiter. Every failure counts in watch_status.errors, and every
+ * request's outcome in the metrics (metrics.h, consul_requests_total).
+ *
+ * Status. The watch thread keeps struct watch_status in w->status and
+ * copies it, after each loop iteration and each publish, into a seqlock
+ * (w->st_seq, w->st_slot[]) that other threads read without a lock: the DNS
+ * workers (CHAOS status.srvshim) and the HTTP thread (/ready, /metrics).
+ * "current" means synced and no endpoint in an error episode; current_ms is
+ * when that was last true, so the age of the data served is exact to the
+ * millisecond when asked, while the status itself is refreshed at least
+ * every LOOP_MAX_WAIT_MS.
  *
  * Empty lists. An empty service list while services with instances are
  * being served is suspicious (a token whose policy lost service:read, an
@@ -137,6 +147,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "watch.h"
 
@@ -240,8 +251,18 @@ struct watch {
 	uint64_t fresh_ms;	 /* the data was last fresh then */
 	bool stale;		 /* the published snapshot is marked stale */
 
-	pthread_mutex_t status_lock;
-	struct watch_status status; /* guarded by status_lock */
+	struct watch_status status; /* the watch thread's copy */
+	atomic_uint_fast64_t st_seq; /* seqlock over st_slot: odd = writing */
+	atomic_uint_fast64_t st_slot[13];
+	struct metrics_block metrics; /* written by the watch thread only */
+
+	/* Reload: main hands a new zone configuration over (guarded by
+	 * reconf_lock); the watch thread adopts it into zcfg_own. */
+	pthread_mutex_t reconf_lock;
+	bool reconf_pending;
+	struct zone_cfg reconf;		  /* svc_ttls: owned copy */
+	struct zone_cfg zcfg_own;	  /* svc_ttls: owned copy */
+	bool zcfg_owned;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -448,6 +469,7 @@ ep_ok(struct watch *w, struct endpoint *ep, const char *subject,
 	} else if (idx < 1) {
 		idx = 1;
 	}
+	metrics_inc(&w->metrics, M_CONSUL_OK);
 	ep->index = idx;
 	ep->backoff_ms = 0;
 	ep->resync = false;
@@ -497,6 +519,16 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 		}
 		return true;
 	}
+	if (rep->err == -SRV_ETIMEOUT)
+		metrics_inc(&w->metrics, M_CONSUL_TIMEOUT);
+	else if (rep->err != 0)
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
+	else if (rep->status == 429)
+		metrics_inc(&w->metrics, M_CONSUL_HTTP_429);
+	else if (rep->status >= 500)
+		metrics_inc(&w->metrics, M_CONSUL_HTTP_5XX);
+	else
+		metrics_inc(&w->metrics, M_CONSUL_HTTP_OTHER);
 	if (rep->err != 0) {
 		snprintf(detail, sizeof(detail), "%s", rep->errtext);
 	} else {
@@ -510,11 +542,15 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 	if ((rep->err != 0 && rep->err != -SRV_ERANGE) || rep->status >= 500 ||
 	    rep->status == 429) {
 		if (!w->consul_down) {
-			log_warnx("watch: consul %s, %s (%s), serving the last "
-				  "good data",
+			log_warnx("watch: consul %s, %s (%s), %s",
 				  w->consul->addr_text ? w->consul->addr_text : "",
 				  rep->err != 0 ? "unreachable" : "unavailable",
-				  detail);
+				  detail,
+				  w->synced ? "serving the last good data"
+					    : "no data yet: zone queries get "
+					      "SERVFAIL until the first sync "
+					      "(check --consul / "
+					      "CONSUL_HTTP_ADDR, TLS and token)");
 			w->consul_down = true;
 			w->down_errors = 0;
 		}
@@ -651,6 +687,7 @@ svc_start(struct watch *w, struct svc *s)
 	if (err != 0) {
 		snprintf(subject, sizeof(subject), "service %s", s->name);
 		s->ep.req = NULL;
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
 		ep_fail(w, &s->ep, subject, srv_strerror(err), false);
 		return;
 	}
@@ -693,6 +730,7 @@ on_service(void *arg, const struct http_reply *rep)
 				   &skipped);
 	if (err != 0) {
 		catalog_record_fini(&rec);
+		metrics_inc(&w->metrics, M_CONSUL_MALFORMED);
 		ep_fail(w, &s->ep, subject, "malformed reply", false);
 		s->dirty = s->dirty || s->ep.ok_once;
 		return;
@@ -913,6 +951,7 @@ on_catalog(void *arg, const struct http_reply *rep)
 		rep->index != w->catalog.index || w->catalog.resync;
 	if (catalog_parse_services(rep->body, rep->body_len, &names, &count) !=
 	    0) {
+		metrics_inc(&w->metrics, M_CONSUL_MALFORMED);
 		ep_fail(w, &w->catalog, "catalog", "malformed reply", false);
 		return;
 	}
@@ -939,6 +978,7 @@ catalog_start(struct watch *w)
 	free(path);
 	if (err != 0) {
 		w->catalog.req = NULL;
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
 		ep_fail(w, &w->catalog, "catalog", srv_strerror(err), false);
 		return;
 	}
@@ -1006,6 +1046,7 @@ on_states(void *arg, const struct http_reply *rep)
 		return;
 	}
 	if (catalog_parse_states(rep->body, rep->body_len, &st, &count) != 0) {
+		metrics_inc(&w->metrics, M_CONSUL_MALFORMED);
 		ep_fail(w, &w->states, "change detector", "malformed reply",
 			false);
 		return;
@@ -1052,6 +1093,7 @@ states_start(struct watch *w)
 	free(path);
 	if (err != 0) {
 		w->states.req = NULL;
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
 		ep_fail(w, &w->states, "change detector", srv_strerror(err),
 			false);
 		return;
@@ -1152,6 +1194,29 @@ all_fetched(const struct watch *w)
 	return true;
 }
 
+/* ---- status (seqlock) ------------------------------------------------ */
+
+/* Packs w->status into the slots. Only the watch thread writes (and
+ * watch_new() before the thread exists). */
+static void
+status_store(struct watch *w)
+{
+	const struct watch_status *st = &w->status;
+	uint64_t v[ARRAY_SIZE(w->st_slot)] = {st->synced, st->connected, st->last_sync_ms,
+			  st->catalog_index, st->services, st->instances,
+			  st->watches, st->max_watches, st->errors, st->serial,
+			  st->current, st->current_ms, st->loop_ms};
+	uint_fast64_t seq = atomic_load_explicit(&w->st_seq,
+						 memory_order_relaxed);
+
+	atomic_store_explicit(&w->st_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		atomic_store_explicit(&w->st_slot[i], v[i],
+				      memory_order_relaxed);
+	atomic_store_explicit(&w->st_seq, seq + 2, memory_order_release);
+}
+
 static void
 publish(struct watch *w)
 {
@@ -1171,6 +1236,7 @@ publish(struct watch *w)
 	services = zone_service_count(z);
 	instances = zone_instance_count(z);
 	zone_publish(z);
+	metrics_inc(&w->metrics, M_PUBLISHES);
 
 	if (w->changed_count == 1 && w->changed_one != NULL) {
 		const struct svc *s = w->changed_one;
@@ -1188,17 +1254,16 @@ publish(struct watch *w)
 	w->changed_count = 0;
 	w->changed_one = NULL;
 
-	pthread_mutex_lock(&w->status_lock);
 	w->status.services = (unsigned)services;
 	w->status.instances = (unsigned)instances;
 	w->status.serial = w->serial;
-	pthread_mutex_unlock(&w->status_lock);
+	status_store(w);
 }
 
 static void
 update_status(struct watch *w)
 {
-	pthread_mutex_lock(&w->status_lock);
+	w->status.loop_ms = now_ms();
 	w->status.synced = w->synced;
 	w->status.connected = !w->consul_down && w->catalog.ok_once;
 	w->status.last_sync_ms = w->last_ok_ms;
@@ -1206,7 +1271,10 @@ update_status(struct watch *w)
 	w->status.watches = w->blocking;
 	w->status.max_watches = w->max_watches;
 	w->status.errors = w->errors;
-	pthread_mutex_unlock(&w->status_lock);
+	w->status.current = stale_fresh(w); /* as --max-stale sees it */
+	if (w->status.current)
+		w->status.current_ms = now_ms();
+	status_store(w);
 }
 
 /* --max-stale (see "Staleness" above): republishes the snapshot marked
@@ -1237,6 +1305,8 @@ stale_check(struct watch *w, uint64_t now)
 	return fresh || stale ? UINT64_MAX : w->fresh_ms + w->max_stale_ms;
 }
 
+static void adopt_reconf(struct watch *w);
+
 static void *
 loop(void *arg)
 {
@@ -1244,6 +1314,7 @@ loop(void *arg)
 
 	rng_seed(&w->rng);
 	while (!atomic_load(&w->stop)) {
+		adopt_reconf(w);
 		uint64_t now = now_ms();
 		uint64_t next = MIN(schedule(w, now), stale_check(w, now));
 
@@ -1270,7 +1341,83 @@ loop(void *arg)
 	return NULL;
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+static struct zone_svc_ttl *
+ttls_copy(const struct zone_svc_ttl *t, size_t n)
+{
+	struct zone_svc_ttl *c = xcalloc(n ? n : 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		c[i].name = xstrdup(t[i].name);
+		c[i].ttl_s = t[i].ttl_s;
+	}
+	return c;
+}
+
+static void
+ttls_free(const struct zone_cfg *zc)
+{
+	for (size_t i = 0; i < zc->svc_ttl_count; i++)
+		free(zc->svc_ttls[i].name);
+	free((void *)zc->svc_ttls);
+}
+
+/* Adopts a configuration handed over by watch_set_zone_cfg(): every
+ * service is fetched again at once (a plain read) and compiled under the
+ * new configuration; until its reply arrives the old form keeps serving,
+ * so a reload never makes an answer disappear. */
+static void
+adopt_reconf(struct watch *w)
+{
+	struct zone_cfg next;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&w->reconf_lock);
+	if (!w->reconf_pending) {
+		pthread_mutex_unlock(&w->reconf_lock);
+		return;
+	}
+	next = w->reconf;
+	w->reconf_pending = false;
+	pthread_mutex_unlock(&w->reconf_lock);
+
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	w->zcfg_own = next;
+	w->zcfg_owned = true;
+	w->zcfg = &w->zcfg_own;
+	for (size_t i = 0; i < w->svc_count; i++) {
+		struct svc *sv = w->svcs[i];
+		if (sv->unservable)
+			continue;
+		if (sv->ep.req != NULL && sv->req_oneshot)
+			w->oneshots--;
+		sv->req_oneshot = false;
+		ep_cancel(w, &sv->ep);
+		sv->ep.resync = true;
+		sv->ep.next_ms = now;
+		sv->rec_hash = 0; /* compile the next reply whatever it hashes to */
+		if (!sv->has_slot)
+			sv->dirty = true;
+	}
+	log_info("watch: configuration reloaded, refetching %zu services",
+		 w->svc_count);
+}
+
 /* ---- public ------------------------------------------------------------- */
+
+void
+watch_set_zone_cfg(struct watch *w, const struct zone_cfg *zc)
+{
+	pthread_mutex_lock(&w->reconf_lock);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
+	w->reconf = *zc;
+	w->reconf.svc_ttls = ttls_copy(zc->svc_ttls, zc->svc_ttl_count);
+	w->reconf_pending = true;
+	pthread_mutex_unlock(&w->reconf_lock);
+	http_wakeup(w->http);
+}
 
 struct watch *
 watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
@@ -1288,9 +1435,14 @@ watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
 	atomic_init(&w->stop, false);
 	w->serial = (uint32_t)wall_s();
 	w->rl_fail = (struct log_ratelimit)LOG_RATELIMIT_INIT(LOG_INTERVAL_MS);
-	pthread_mutex_init(&w->status_lock, NULL);
+	pthread_mutex_init(&w->reconf_lock, NULL);
 	w->status.max_watches = max_watches;
 	w->status.serial = w->serial;
+	atomic_init(&w->st_seq, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(w->st_slot); i++)
+		atomic_init(&w->st_slot[i], 0);
+	status_store(w);
+	metrics_register(&w->metrics);
 	return w;
 }
 
@@ -1342,14 +1494,54 @@ watch_free(struct watch *w)
 	states_stop(w);
 	http_free(w->http);
 	free(w->dc_esc);
-	pthread_mutex_destroy(&w->status_lock);
+	metrics_unregister(&w->metrics);
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
+	pthread_mutex_destroy(&w->reconf_lock);
 	free(w);
 }
 
 void
 watch_get_status(struct watch *w, struct watch_status *st)
 {
-	pthread_mutex_lock(&w->status_lock);
-	*st = w->status;
-	pthread_mutex_unlock(&w->status_lock);
+	uint64_t v[ARRAY_SIZE(w->st_slot)];
+	uint_fast64_t s1, s2;
+
+	/* The writer holds the sequence odd for a dozen stores, once per
+	 * loop iteration: a retry is rare and short. */
+	do {
+		s1 = atomic_load_explicit(&w->st_seq, memory_order_acquire);
+		for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+			v[i] = atomic_load_explicit(&w->st_slot[i],
+						    memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&w->st_seq, memory_order_relaxed);
+	} while ((s1 & 1) != 0 || s1 != s2);
+	*st = (struct watch_status){
+	    .synced = v[0] != 0,
+	    .connected = v[1] != 0,
+	    .last_sync_ms = v[2],
+	    .catalog_index = v[3],
+	    .services = (unsigned)v[4],
+	    .instances = (unsigned)v[5],
+	    .watches = (unsigned)v[6],
+	    .max_watches = (unsigned)v[7],
+	    .errors = v[8],
+	    .serial = (uint32_t)v[9],
+	    .current = v[10] != 0,
+	    .current_ms = v[11],
+	    .loop_ms = v[12],
+	};
+}
+
+uint64_t
+watch_status_data_age_ms(const struct watch_status *st, uint64_t now)
+{
+	if (st->current_ms == 0)
+		return UINT64_MAX;
+	if (st->current)
+		return 0;
+	return now > st->current_ms ? now - st->current_ms : 0;
 }

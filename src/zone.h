@@ -149,6 +149,19 @@ struct zone_hit {
 bool zone_lookup(const struct zone *z, const uint8_t *rel, size_t rel_len,
 		 struct zone_hit *hit);
 
+/* Diagnostics (answer.c's <svc>.services.srvshim CHAOS name): looks up the
+ * service whose name is the lower-case wire label label (length byte
+ * first) and points *txt at its diagnostic TXT records: each is a 2-byte
+ * RDATA length, then the RDATA (<len><text> strings, RFC 1035 3.3.14). The
+ * first record sums the service up (service=, instances=, served=, ttl=);
+ * then one per instance Consul reported, served or not: id=, node=,
+ * health=, address=, port=, tags=, weight=, served=yes or served=no (why),
+ * and check=<output> when its worst check said something. Compiled with
+ * the service, so this only copies pointers. Returns false when the
+ * snapshot has no such service. */
+bool zone_svc_diag(const struct zone *z, const uint8_t *label,
+		   const uint8_t **txt, size_t *txt_len);
+
 /* Decodes the <hex> label of <hex>.addr.<apex> (8 hex digits: IPv4, 32:
  * IPv6). Returns 4, 6, or 0 when the label is not such a form. */
 int zone_addr_decode(const uint8_t *label, size_t len, uint8_t out[16]);

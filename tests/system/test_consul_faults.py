@@ -171,7 +171,7 @@ def one(lines, what):
 def test_consul_unavailable_everywhere(setup, mode):
     s = setup()
     s.fault(ALL, mode, met=r"watch: consul .*, unavailable \(http %s" % mode,
-            then=s.change)
+            then=s.change, wait_on=[CATALOG, s.svc_path])
     s.serve_old_while(1.0)
     s.backed_off(s.svc_path)
     s.backed_off(CATALOG, seconds=0.5)

@@ -184,6 +184,49 @@ test_consul_env_is_read(void **state)
 	clear_env();
 }
 
+static void
+test_forwarding_acl_and_user_flags(void **state)
+{
+	(void)state;
+	struct config cfg;
+	static const char *const none[] = {NULL};
+	assert_int_equal(parse(&cfg, none), 0);
+	assert_int_equal(cfg.recursor_count, 0);
+	assert_int_equal(cfg.recursor_timeout_ms, 1000);
+	assert_int_equal(cfg.recursor_tries, 2);
+	assert_int_equal(cfg.cache_size, 1000);
+	assert_int_equal(cfg.allow.count, 2); /* 127.0.0.0/8, ::1/128 */
+	assert_null(cfg.user);
+	config_fini(&cfg);
+
+	static const char *const args[] = {
+	    "--recursor", "192.0.2.53", "--recursor", "[2001:db8::53]:5353",
+	    "--recursor", "2001:db8::54", "--recursor-timeout", "250ms",
+	    "--recursor-tries", "3", "--cache-size", "0", "--allow",
+	    "10.0.0.0/8", "--user", "nobody", NULL};
+	assert_int_equal(parse(&cfg, args), 0);
+	assert_int_equal(cfg.recursor_count, 3);
+	assert_string_equal(cfg.recursors[0].text, "192.0.2.53:53");
+	assert_string_equal(cfg.recursors[1].text, "[2001:db8::53]:5353");
+	assert_string_equal(cfg.recursors[2].text, "[2001:db8::54]:53");
+	assert_int_equal(cfg.recursor_timeout_ms, 250);
+	assert_int_equal(cfg.recursor_tries, 3);
+	assert_int_equal(cfg.cache_size, 0);
+	assert_int_equal(cfg.allow.count, 1); /* --allow replaces the default */
+	assert_string_equal(cfg.user, "nobody");
+	config_fini(&cfg);
+
+	static const char *const loop[] = {"--recursor", "127.0.0.1", NULL};
+	assert_int_equal(parse(&cfg, loop), -1); /* our own 127.0.0.1:53 */
+	config_fini(&cfg);
+	static const char *const wild[] = {"--listen", "0.0.0.0:53", NULL};
+	assert_int_equal(parse(&cfg, wild), -1);
+	config_fini(&cfg);
+	static const char *const tries[] = {"--recursor-tries", "0", NULL};
+	assert_int_equal(parse(&cfg, tries), -1);
+	config_fini(&cfg);
+}
+
 int
 main(void)
 {
@@ -193,6 +236,7 @@ main(void)
 	    cmocka_unit_test_setup(test_bad_values_are_rejected, setup),
 	    cmocka_unit_test_setup(test_help_and_version_exit_zero, setup),
 	    cmocka_unit_test_setup(test_consul_env_is_read, setup),
+	    cmocka_unit_test_setup(test_forwarding_acl_and_user_flags, setup),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
