@@ -693,7 +693,7 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 			return 0;
 		}
 		rcode = WIRE_RCODE_REFUSED;
-	} else if (z == NULL || !zone_synced(z)) {
+	} else if (z == NULL || !zone_synced(z) || zone_stale(z)) {
 		rcode = WIRE_RCODE_SERVFAIL;
 	} else if (qr.qtype == WIRE_TYPE_AXFR || qr.qtype == WIRE_TYPE_IXFR) {
 		rcode = WIRE_RCODE_REFUSED;

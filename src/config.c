@@ -98,8 +98,8 @@ static const struct option_def options[] = {
 	 "(e.g. 127.0.0.1:9153)"},
 	{"max-stale", T_DUR, "DURATION", "0 (off)", 0, 7 * DAY_MS,
 	 OFF(max_stale_ms),
-	 "/ready answers 503 once the data is older than this (Consul "
-	 "unreachable); DNS answers are not affected yet"},
+	 "once the data is older than this (Consul failing), answer "
+	 "SERVFAIL in the zone and /ready 503; 0: serve it forever"},
 	{"no-diagnostics", T_BOOL, NULL, "off", 0, 0, OFF(no_diagnostics),
 	 "refuse the CHAOS diagnostic names (version.bind, status.srvshim, "
 	 "<svc>.services.srvshim)"},

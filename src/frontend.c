@@ -366,8 +366,14 @@ udp_worker(void *arg)
 			else
 				udp_drain(w, fd);
 		}
-		if (stop)
+		if (stop) {
+			/* Graceful stop: what the kernel already holds for us
+			 * is answered, so a query sent before SIGTERM is not
+			 * lost; what arrives after is dropped at close. */
+			for (size_t s = 0; s < w->sock_count; s++)
+				udp_drain(w, w->socks[s]);
 			break;
+		}
 	}
 	rcu_unregister_thread();
 	return NULL;

@@ -229,6 +229,7 @@ main(int argc, char **argv)
 		config_fini(&cfg);
 		return 1;
 	}
+	watch_set_max_stale(w, cfg.max_stale_ms);
 	fw = forward_new(&cfg);
 	frontend_set_forward(fe, fw);
 	if ((fw != NULL && forward_start(fw) != 0) || frontend_start(fe) != 0 ||

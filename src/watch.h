@@ -44,6 +44,11 @@ struct watch_status {
  * them alive until watch_free()). */
 struct watch *watch_new(const struct consul_cfg *consul,
 			const struct zone_cfg *zcfg, unsigned max_watches);
+/* --max-stale: once no complete, error-free view of Consul has been had
+ * for max_stale_ms, publish the snapshot marked stale (in-zone queries get
+ * SERVFAIL) until it is fresh again; 0 (the default) serves the last good
+ * data forever. Call before watch_start(). */
+void watch_set_max_stale(struct watch *w, uint64_t max_stale_ms);
 /* Starts the watch thread. Returns 0 or -SRV_EIO. */
 int watch_start(struct watch *w);
 /* Stops the thread (wakes any blocking query) and joins it. */

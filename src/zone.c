@@ -84,6 +84,7 @@ struct zone {
 	struct zone_cfg cfg;
 	uint32_t serial;
 	bool synced;
+	bool stale;		/* --max-stale passed: answers SERVFAIL */
 	struct zsvc **svcs;
 	size_t svc_count;
 	size_t inst_count;
@@ -796,6 +797,18 @@ bool
 zone_synced(const struct zone *z)
 {
 	return z->synced;
+}
+
+void
+zone_set_stale(struct zone *z)
+{
+	z->stale = true;
+}
+
+bool
+zone_stale(const struct zone *z)
+{
+	return z->stale;
 }
 
 size_t

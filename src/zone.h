@@ -90,6 +90,13 @@ void zone_shutdown(void);
 
 uint32_t zone_serial(const struct zone *z);
 bool zone_synced(const struct zone *z);
+/* Marks a snapshot not yet published as stale: its data is older than
+ * --max-stale allows, so in-zone queries get SERVFAIL as before the first
+ * sync. The watch publishes such a copy when the data goes stale and an
+ * unmarked one when it is fresh again, so the query path reads one flag in
+ * the snapshot it already holds: no clock, no shared variable. */
+void zone_set_stale(struct zone *z);
+bool zone_stale(const struct zone *z);
 size_t zone_service_count(const struct zone *z);
 size_t zone_instance_count(const struct zone *z); /* served instances */
 const struct zone_cfg *zone_config(const struct zone *z);
