@@ -53,6 +53,11 @@ struct req {
 
 struct forward {
 	const struct config *cfg;
+	/* A reload's recursors, handed to the forward thread (guarded by
+	 * lock; the thread applies them between two ares calls). */
+	bool servers_pending;
+	struct listen_addr servers[CONFIG_MAX_RECURSORS];
+	size_t server_count;
 	ares_channel ch;
 	pthread_t thread;
 	bool started;
@@ -350,6 +355,73 @@ forward_submit(struct forward *fw, const struct forward_client *cl,
 
 /* ---- the thread ------------------------------------------------------------------ */
 
+/* Points the channel at these recursors (tried in this order). */
+static int
+set_servers(struct forward *fw, const struct listen_addr *rs, size_t count)
+{
+	struct ares_addr_port_node nodes[CONFIG_MAX_RECURSORS];
+
+	memset(nodes, 0, sizeof(nodes));
+	for (size_t i = 0; i < count && i < CONFIG_MAX_RECURSORS; i++) {
+		const struct sockaddr_storage *ss = &rs[i].ss;
+		struct ares_addr_port_node *n = &nodes[i];
+		n->next = i + 1 < count ? &nodes[i + 1] : NULL;
+		n->family = ss->ss_family;
+		if (ss->ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)ss;
+			memcpy(&n->addr.addr4, &sin->sin_addr, 4);
+			n->udp_port = n->tcp_port = ntohs(sin->sin_port);
+		} else {
+			const struct sockaddr_in6 *sin6 = (const void *)ss;
+			memcpy(&n->addr.addr6, &sin6->sin6_addr, 16);
+			n->udp_port = n->tcp_port = ntohs(sin6->sin6_port);
+		}
+	}
+	return ares_set_servers_ports(fw->ch, nodes);
+}
+
+/* On the forward thread: adopt recursors handed over by a reload. Queries
+ * in flight finish against the old servers (c-ares keeps them until
+ * then); the cache is kept (its answers were good answers). */
+static void
+apply_pending_servers(struct forward *fw)
+{
+	struct listen_addr rs[CONFIG_MAX_RECURSORS];
+	size_t count;
+
+	pthread_mutex_lock(&fw->lock);
+	if (!fw->servers_pending) {
+		pthread_mutex_unlock(&fw->lock);
+		return;
+	}
+	count = fw->server_count;
+	memcpy(rs, fw->servers, count * sizeof(rs[0]));
+	fw->servers_pending = false;
+	pthread_mutex_unlock(&fw->lock);
+	int rc = set_servers(fw, rs, count);
+	if (rc != ARES_SUCCESS) {
+		log_warnx("forward: reload, recursors not changed (%s)",
+			  ares_strerror(rc));
+		return;
+	}
+	for (size_t i = 0; i < count; i++)
+		log_info("forward: recursor %s (reload)", rs[i].text);
+}
+
+void
+forward_set_recursors(struct forward *fw, const struct listen_addr *rs,
+		      size_t count)
+{
+	uint64_t one = 1;
+	pthread_mutex_lock(&fw->lock);
+	fw->server_count = MIN(count, (size_t)CONFIG_MAX_RECURSORS);
+	memcpy(fw->servers, rs, fw->server_count * sizeof(rs[0]));
+	fw->servers_pending = true;
+	pthread_mutex_unlock(&fw->lock);
+	if (write(fw->queue_fd, &one, sizeof(one)) < 0)
+		log_warn("forward: reload wake-up");
+}
+
 static void *
 forward_thread(void *arg)
 {
@@ -390,8 +462,10 @@ forward_thread(void *arg)
 		ares_process_fd(fw->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 		if (stop)
 			break;
-		if (queued)
+		if (queued) {
+			apply_pending_servers(fw);
 			drain_queue(fw);
+		}
 	}
 	return NULL;
 }
@@ -402,7 +476,6 @@ struct forward *
 forward_new(const struct config *cfg)
 {
 	struct ares_options o;
-	struct ares_addr_port_node nodes[CONFIG_MAX_RECURSORS];
 	int rc;
 
 	if (cfg->recursor_count == 0)
@@ -448,23 +521,8 @@ forward_new(const struct config *cfg)
 	if ((rc = ares_init_options(&fw->ch, &o, mask)) != ARES_SUCCESS)
 		fatalx("forward: c-ares channel (%s)", ares_strerror(rc));
 
-	memset(nodes, 0, sizeof(nodes));
-	for (size_t i = 0; i < cfg->recursor_count; i++) {
-		const struct sockaddr_storage *ss = &cfg->recursors[i].ss;
-		struct ares_addr_port_node *n = &nodes[i];
-		n->next = i + 1 < cfg->recursor_count ? &nodes[i + 1] : NULL;
-		n->family = ss->ss_family;
-		if (ss->ss_family == AF_INET) {
-			const struct sockaddr_in *sin = (const void *)ss;
-			memcpy(&n->addr.addr4, &sin->sin_addr, 4);
-			n->udp_port = n->tcp_port = ntohs(sin->sin_port);
-		} else {
-			const struct sockaddr_in6 *sin6 = (const void *)ss;
-			memcpy(&n->addr.addr6, &sin6->sin6_addr, 16);
-			n->udp_port = n->tcp_port = ntohs(sin6->sin6_port);
-		}
-	}
-	if ((rc = ares_set_servers_ports(fw->ch, nodes)) != ARES_SUCCESS)
+	if ((rc = set_servers(fw, cfg->recursors, cfg->recursor_count)) !=
+	    ARES_SUCCESS)
 		fatalx("forward: setting the recursors (%s)", ares_strerror(rc));
 	for (size_t i = 0; i < cfg->recursor_count; i++)
 		log_info("forward: recursor %s", cfg->recursors[i].text);

@@ -57,6 +57,10 @@ int forward_start(struct forward *fw);
 /* Stops and joins the thread; queries still pending are answered SERVFAIL
  * by forward_free(). */
 void forward_stop(struct forward *fw);
+/* Reload: forward to these recursors from now on (copied). Safe from any
+ * thread; the forward thread applies them at its next turn. */
+void forward_set_recursors(struct forward *fw, const struct listen_addr *rs,
+			   size_t count);
 void forward_free(struct forward *fw); /* takes NULL */
 
 /* Hands the query q[0..qlen) (copied) to the forward thread without

@@ -114,6 +114,7 @@ struct frontend {
 	struct tcp *tcp;
 	pthread_mutex_t stats_lock;
 	struct forward *fw;
+	struct acl *acl; /* --allow; RCU pointer, swapped by a reload */
 };
 
 /* ---- sockets ------------------------------------------------------------- */
@@ -274,7 +275,7 @@ udp_drain(struct worker *w, int fd)
 				continue;
 			}
 			info.truncated = false;
-			if (!acl_allows(&w->fe->cfg->allow,
+			if (!acl_allows(rcu_dereference(w->fe->acl),
 					(const struct sockaddr *)&from[i])) {
 				/* Not an open resolver: outside --allow
 				 * gets REFUSED, whatever it asks. */
@@ -688,7 +689,7 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->fd = fd;
 		c->t = t;
-		c->allowed = acl_allows(&fe->cfg->allow,
+		c->allowed = acl_allows(rcu_dereference(fe->acl),
 					(const struct sockaddr *)&peer);
 		if (ep_add(t->ep, fd, EPOLLIN, c) != 0) {
 			close(fd);
@@ -862,6 +863,8 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 
 	fe->cfg = cfg;
 	fe->acfg = *acfg;
+	fe->acl = xmalloc(sizeof(*fe->acl));
+	*fe->acl = cfg->allow;
 	pthread_mutex_init(&fe->stats_lock, NULL);
 	fe->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fe->stop_fd < 0)
@@ -953,10 +956,23 @@ frontend_stop(struct frontend *fe)
 }
 
 void
+frontend_set_acl(struct frontend *fe, const struct acl *acl)
+{
+	struct acl *next = xmalloc(sizeof(*next));
+	*next = *acl;
+	struct acl *old = rcu_xchg_pointer(&fe->acl, next);
+	/* Workers check the ACL inside a batch; once each has passed a
+	 * quiescent state none holds the old one. */
+	synchronize_rcu();
+	free(old);
+}
+
+void
 frontend_free(struct frontend *fe)
 {
 	if (fe == NULL)
 		return;
+	free(fe->acl);
 	for (size_t i = 0; i < fe->worker_count; i++) {
 		struct worker *w = fe->workers[i];
 		if (w == NULL)

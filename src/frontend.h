@@ -39,6 +39,10 @@ int frontend_start(struct frontend *fe);
 /* Stops and joins every thread; in-flight batches are answered first. */
 void frontend_stop(struct frontend *fe);
 void frontend_free(struct frontend *fe); /* takes NULL */
+/* Reload: answer the clients in acl from now on (copied). Returns once no
+ * thread uses the old list. Call from a thread that is not a worker. */
+struct acl;
+void frontend_set_acl(struct frontend *fe, const struct acl *acl);
 void frontend_get_stats(struct frontend *fe, struct frontend_stats *st);
 
 #endif

@@ -59,7 +59,8 @@ answer_status_of(void *arg, struct answer_status *as)
  * applied; what needs new sockets or threads is named and kept. A file that
  * does not parse changes nothing. */
 static void
-reload(const struct config *cfg, struct watch *w)
+reload(const struct config *cfg, struct watch *w, struct frontend *fe,
+       struct forward *fw)
 {
 	struct config next;
 	struct zone_cfg zc;
@@ -94,19 +95,35 @@ reload(const struct config *cfg, struct watch *w)
 			  "edns-size, max-watches, tcp, http-listen, max-stale "
 			  "and no-diagnostics options need a restart; their "
 			  "running values stay");
+	/* Recursors and allowed clients change at once (issue: a resolver
+	 * host's upstreams and networks move); going from no recursor to
+	 * some (or back) changes RA and needs the forward thread: restart. */
+	if (next.allow.count != cfg->allow.count ||
+	    memcmp(next.allow.p, cfg->allow.p,
+		   next.allow.count * sizeof(next.allow.p[0])) != 0) {
+		frontend_set_acl(fe, &next.allow);
+		log_info("main: reload, %zu allowed client networks",
+			 next.allow.count);
+	}
 	if (next.recursor_count != cfg->recursor_count ||
 	    memcmp(next.recursors, cfg->recursors,
-		   next.recursor_count * sizeof(next.recursors[0])) != 0 ||
-	    next.recursor_timeout_ms != cfg->recursor_timeout_ms ||
+		   next.recursor_count * sizeof(next.recursors[0])) != 0) {
+		if (fw != NULL && next.recursor_count > 0)
+			forward_set_recursors(fw, next.recursors,
+					      next.recursor_count);
+		else
+			log_warnx("main: reload, turning forwarding on or off "
+				  "needs a restart; the running recursors "
+				  "stay");
+	}
+	if (next.recursor_timeout_ms != cfg->recursor_timeout_ms ||
 	    next.recursor_tries != cfg->recursor_tries ||
 	    next.cache_size != cfg->cache_size ||
-	    next.allow.count != cfg->allow.count ||
-	    memcmp(next.allow.p, cfg->allow.p,
-		   next.allow.count * sizeof(next.allow.p[0])) != 0 ||
 	    (next.user == NULL) != (cfg->user == NULL) ||
 	    (next.user && strcmp(next.user, cfg->user) != 0))
-		log_warnx("main: reload, recursor, cache-size, allow and user "
-			  "options need a restart; their running values stay");
+		log_warnx("main: reload, recursor-timeout, recursor-tries, "
+			  "cache-size and user options need a restart; their "
+			  "running values stay");
 	if ((next.register_self == NULL) != (cfg->register_self == NULL) ||
 	    (next.register_self &&
 	     strcmp(next.register_self, cfg->register_self) != 0))
@@ -251,7 +268,7 @@ main(int argc, char **argv)
 		if (sig < 0)
 			continue; /* EAGAIN: the tick; EINTR */
 		if (sig == SIGHUP) {
-			reload(&cfg, w);
+			reload(&cfg, w, fe, fw);
 			continue;
 		}
 		log_info("main: %s, stopping", sig == SIGINT ? "SIGINT"

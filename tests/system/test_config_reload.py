@@ -26,6 +26,7 @@ import os
 import signal
 import socket
 
+import dns.rcode
 import pytest
 
 import conftest
@@ -242,3 +243,50 @@ def test_notify_not_ready_without_consul(new_srvshimd, notify_sock):
 def test_syslog_keeps_stderr_quiet(new_srvshimd):
     d = new_srvshimd("--syslog")
     assert "srvshimd[info]" not in d.log_text()
+
+
+# ---- reloading the resolver side ---------------------------------------------
+
+
+def test_reload_allow_applies_at_once(new_srvshimd, svc, tmp_path):
+    """--allow in the file: after SIGHUP with a list that leaves out
+    127.0.0.1, this client is REFUSED at once; back again after the next."""
+    path = tmp_path / "c.json"
+    write(path, {"allow": ["127.0.0.0/8", "::1/128"]})
+    d = new_srvshimd("--config", str(path))
+    assert d.q(svc, "A").rcode() == dns.rcode.NOERROR
+    write(path, {"allow": ["127.0.0.9/32", "::1/128"]})
+    os.kill(d.pid, signal.SIGHUP)
+    poll(lambda: d.q(svc, "A").rcode() == dns.rcode.REFUSED,
+         what="REFUSED after reload")
+    assert d.q(svc, "A", v6=True).rcode() == dns.rcode.NOERROR
+    write(path, {"allow": ["127.0.0.0/8"]})
+    os.kill(d.pid, signal.SIGHUP)
+    poll(lambda: d.q(svc, "A").rcode() == dns.rcode.NOERROR,
+         what="answered again")
+    assert d.alive()
+
+
+def test_reload_recursors_apply_at_once(new_srvshimd, tmp_path):
+    """A new recursor list in the file is used for the next forwarded query
+    (no restart); the old upstream sees nothing more."""
+    from fakes.upstream import Upstream
+    first = Upstream(conftest.free_port(), records=1, ttl=0).start()
+    second = Upstream(conftest.free_port(), records=2, ttl=0).start()
+    try:
+        path = tmp_path / "c.json"
+        write(path, {"recursor": [first.addr()], "cache-size": 0})
+        d = new_srvshimd("--config", str(path))
+        r = d.q("www.example.org.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and len(r.answer[0]) == 1
+        write(path, {"recursor": [second.addr()], "cache-size": 0})
+        os.kill(d.pid, signal.SIGHUP)
+        poll(lambda: "recursor %s (reload)" % second.addr() in d.log_text(),
+             what="reload applied")
+        before = first.count()
+        r = d.q("www.example.net.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and len(r.answer[0]) == 2
+        assert first.count() == before
+    finally:
+        first.stop()
+        second.stop()
