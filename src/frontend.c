@@ -7,8 +7,8 @@
  * Start reading at udp_worker().
  *
  * Threads are urcu-qsbr readers: they announce a quiescent state after every
- * batch and go offline while blocked in epoll_wait(), so a publish never
- * waits on an idle worker. */
+ * batch and go offline while blocked (in recvmmsg() or epoll_wait()), so a
+ * publish never waits on an idle worker. */
 #include "config_feat.h"
 
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ struct frontend {
 	const struct config *cfg;
 	struct answer_cfg acfg;
 	int stop_fd; /* eventfd: readable once stopping */
+	atomic_bool stopping; /* set before stop_fd is written */
 	struct worker **workers;
 	size_t worker_count;
 	struct tcp *tcp;
@@ -165,23 +167,85 @@ source_ok(const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* Per-thread message vectors. Each in[i]/out[i] pair is wired once
+ * (udp_vectors_init); a batch then only resets what the kernel or the
+ * previous batch changed: msg_namelen of the slots received into, and the
+ * address, address length and length of each reply. */
+static __thread struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
+static __thread struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
+static __thread struct sockaddr_storage from[UDP_BATCH];
+
+static void
+udp_vectors_init(struct worker *w)
+{
+	memset(rmsg, 0, sizeof(rmsg));
+	memset(smsg, 0, sizeof(smsg));
+	for (int i = 0; i < UDP_BATCH; i++) {
+		riov[i].iov_base = w->in[i];
+		riov[i].iov_len = UDP_BUF;
+		rmsg[i].msg_hdr.msg_name = &from[i];
+		rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		rmsg[i].msg_hdr.msg_iov = &riov[i];
+		rmsg[i].msg_hdr.msg_iovlen = 1;
+		siov[i].iov_base = w->out[i];
+		smsg[i].msg_hdr.msg_iov = &siov[i];
+		smsg[i].msg_hdr.msg_iovlen = 1;
+	}
+}
+
+/* Answers the n datagrams in rmsg and sends the replies with sendmmsg. */
+static void
+udp_answer(struct worker *w, int fd, int n)
+{
+	const struct zone *z = zone_current();
+	int out = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct answer_info info;
+		size_t len;
+
+		w->st.udp_queries++;
+		if (!source_ok(&from[i]) ||
+		    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+			w->st.udp_dropped++;
+			continue;
+		}
+		len = answer_query(z, zone_config(z), &w->fe->acfg, w->in[i],
+				   rmsg[i].msg_len, w->out[out], UDP_BUF,
+				   false, &w->scratch, &info);
+		if (info.action != ANSWER_REPLY) {
+			w->st.udp_dropped++;
+			continue;
+		}
+		w->st.udp_truncated += info.truncated;
+		siov[out].iov_len = len;
+		smsg[out].msg_hdr.msg_name = &from[i];
+		smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
+		out++;
+	}
+	rcu_quiescent_state(); /* done with z for this batch */
+	for (int i = 0; i < n; i++)
+		rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	int sent = 0;
+	while (sent < out) {
+		int k = sendmmsg(fd, smsg + sent, (unsigned)(out - sent), 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			/* A full socket buffer or an unreachable client:
+			 * drop the rest of this batch. */
+			w->st.udp_dropped += (uint64_t)(out - sent);
+			break;
+		}
+		sent += k;
+	}
+	w->st.udp_replies += (uint64_t)sent;
+}
+
 static void
 udp_drain(struct worker *w, int fd)
 {
-	static __thread struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
-	static __thread struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
-	static __thread struct sockaddr_storage from[UDP_BATCH];
-
 	for (;;) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			riov[i].iov_base = w->in[i];
-			riov[i].iov_len = UDP_BUF;
-			memset(&rmsg[i].msg_hdr, 0, sizeof(rmsg[i].msg_hdr));
-			rmsg[i].msg_hdr.msg_name = &from[i];
-			rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
-			rmsg[i].msg_hdr.msg_iov = &riov[i];
-			rmsg[i].msg_hdr.msg_iovlen = 1;
-		}
 		int n = recvmmsg(fd, rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -189,53 +253,41 @@ udp_drain(struct worker *w, int fd)
 				log_warn("frontend: recvmmsg");
 			return;
 		}
-		const struct zone *z = zone_current();
-		int out = 0;
-		for (int i = 0; i < n; i++) {
-			struct answer_info info;
-			size_t len;
-
-			w->st.udp_queries++;
-			if (!source_ok(&from[i]) ||
-			    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-				w->st.udp_dropped++;
-				continue;
-			}
-			len = answer_query(z, zone_config(z), &w->fe->acfg,
-					   w->in[i], rmsg[i].msg_len,
-					   w->out[out], UDP_BUF, false,
-					   &w->scratch, &info);
-			if (info.action != ANSWER_REPLY) {
-				w->st.udp_dropped++;
-				continue;
-			}
-			w->st.udp_truncated += info.truncated;
-			siov[out].iov_base = w->out[out];
-			siov[out].iov_len = len;
-			memset(&smsg[out].msg_hdr, 0, sizeof(smsg[out].msg_hdr));
-			smsg[out].msg_hdr.msg_name = &from[i];
-			smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
-			smsg[out].msg_hdr.msg_iov = &siov[out];
-			smsg[out].msg_hdr.msg_iovlen = 1;
-			out++;
-		}
-		rcu_quiescent_state(); /* done with z for this batch */
-		int sent = 0;
-		while (sent < out) {
-			int k = sendmmsg(fd, smsg + sent, (unsigned)(out - sent), 0);
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				/* A full socket buffer or an unreachable
-				 * client: drop the rest of this batch. */
-				w->st.udp_dropped += (uint64_t)(out - sent);
-				break;
-			}
-			sent += k;
-		}
-		w->st.udp_replies += (uint64_t)sent;
+		udp_answer(w, fd, n);
 		if (n < UDP_BATCH)
 			return;
+	}
+}
+
+/* One socket per worker (one --listen address, the usual case): block in
+ * recvmmsg itself with MSG_WAITFORONE, as the trivial responder does, so a
+ * batch costs two syscalls (recvmmsg, sendmmsg) instead of three with
+ * epoll_wait. The worker is an offline QSBR reader while it waits, so an
+ * idle worker never delays a publish. frontend_stop() wakes it with
+ * shutdown(SHUT_RD), after which recvmmsg returns 0. */
+static void
+udp_loop_blocking(struct worker *w)
+{
+	int fd = w->socks[0];
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		log_warn("frontend: blocking mode for the udp socket");
+		return;
+	}
+	for (;;) {
+		rcu_thread_offline();
+		int n = recvmmsg(fd, rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
+		rcu_thread_online();
+		if (n > 0)
+			udp_answer(w, fd, n);
+		if (atomic_load_explicit(&w->fe->stopping,
+					 memory_order_relaxed))
+			break;
+		if (n < 0 && errno != EINTR && errno != EAGAIN) {
+			log_warn("frontend: recvmmsg");
+			break;
+		}
 	}
 }
 
@@ -246,6 +298,12 @@ udp_worker(void *arg)
 	struct epoll_event evs[CONFIG_MAX_LISTEN + 1];
 
 	rcu_register_thread();
+	udp_vectors_init(w);
+	if (w->sock_count == 1) {
+		udp_loop_blocking(w);
+		rcu_unregister_thread();
+		return NULL;
+	}
 	for (;;) {
 		rcu_thread_offline();
 		int n = epoll_wait(w->ep, evs, (int)ARRAY_SIZE(evs), -1);
@@ -574,6 +632,7 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 	fe->cfg = cfg;
 	fe->acfg = *acfg;
 	pthread_mutex_init(&fe->stats_lock, NULL);
+	atomic_init(&fe->stopping, false);
 	fe->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fe->stop_fd < 0)
 		fatal("frontend: eventfd");
@@ -636,8 +695,16 @@ void
 frontend_stop(struct frontend *fe)
 {
 	uint64_t one = 1;
+	atomic_store(&fe->stopping, true);
 	if (write(fe->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("frontend: stop signal");
+	/* Workers blocked in recvmmsg (udp_loop_blocking) wake up when their
+	 * socket is shut for reading; on an unconnected UDP socket Linux does
+	 * that and returns ENOTCONN, which is expected here. */
+	for (size_t i = 0; i < fe->worker_count; i++)
+		if (fe->workers[i] && fe->workers[i]->started &&
+		    fe->workers[i]->sock_count == 1)
+			shutdown(fe->workers[i]->socks[0], SHUT_RD);
 	for (size_t i = 0; i < fe->worker_count; i++) {
 		if (fe->workers[i] && fe->workers[i]->started) {
 			pthread_join(fe->workers[i]->thread, NULL);
