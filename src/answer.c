@@ -54,20 +54,50 @@ answer_scratch_init(struct answer_scratch *s)
 
 /* ---- reading the query --------------------------------------------------- */
 
-/* Returns 0, or the rcode to answer with (FORMERR). */
+/* Reads the question name at offset 12 into out, lower-cased. The question
+ * is the first name: it cannot be compressed, and we echo it verbatim, so a
+ * pointer, a reserved label type, a name over 255 bytes or a short message
+ * is a format error (-1). Same checks as wire_read_name() with the pointer
+ * case refused, in one pass without the cursor (the query path's hottest
+ * loop). Returns the wire length. */
+static int
+read_qname(const uint8_t *q, size_t qlen, uint8_t out[WIRE_NAME_MAX])
+{
+	size_t pos = WIRE_HDR_LEN, olen = 0;
+
+	for (;;) {
+		if (pos >= qlen)
+			return -1;
+		uint8_t l = q[pos];
+		if ((l & 0xc0) != 0 || olen + 1u + l > WIRE_NAME_MAX ||
+		    pos + 1u + l > qlen)
+			return -1;
+		out[olen++] = l;
+		if (l == 0)
+			return (int)olen;
+		for (size_t i = 1; i <= l; i++) {
+			uint8_t b = q[pos + i];
+			out[olen++] = (uint8_t)(b | ((uint8_t)(b - 'A') < 26u
+							 ? 0x20u
+							 : 0u));
+		}
+		pos += 1u + l;
+	}
+}
+
+/* Reads the question and the other sections; qr->hdr is already read.
+ * Returns 0, or the rcode to answer with (FORMERR). */
 static int
 read_query(const uint8_t *q, size_t qlen, struct query *qr)
 {
 	struct wire_cur c;
 	int n;
 
-	wire_cur_init(&c, q, qlen);
-	wire_read_hdr(&c, &qr->hdr);
-	n = wire_read_name(&c, qr->name, true);
-	/* The question is the first name: it cannot be compressed, and we
-	 * echo it verbatim, so its raw length must equal its decoded one. */
-	if (n < 0 || c.pos != WIRE_HDR_LEN + (size_t)n)
+	n = read_qname(q, qlen, qr->name);
+	if (n < 0)
 		return WIRE_RCODE_FORMERR;
+	wire_cur_init(&c, q, qlen);
+	c.pos = WIRE_HDR_LEN + (size_t)n;
 	qr->name_len = (size_t)n;
 	qr->qtype = wire_get_u16(&c);
 	qr->qclass = wire_get_u16(&c);
@@ -214,13 +244,16 @@ answer_addrs(struct reply *r, const struct zone_hit *h, int family)
 	uint32_t n = shuffle_init(r->s, list,
 				  family == 4 ? h->set->v4_count
 					      : h->set->v6_count);
+	/* Each record is the instance's precomputed image (zone.c, the same
+	 * bytes put_addr_rr() would write), copied whole or not at all. */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct zinst *zi = &h->inst[next_pick(r->s, i, n)];
-		if (!put_addr_rr(r, PTR(WIRE_HDR_LEN), family, zi->addr,
-				 h->ttl_s)) {
+		if (r->c.err || r->c.len - r->c.pos < zi->rr_addr_len) {
 			r->tc = true;
 			return;
 		}
+		memcpy(r->c.buf + r->c.pos, zi->rr_addr, zi->rr_addr_len);
+		r->c.pos += zi->rr_addr_len;
 		r->an++;
 	}
 }
@@ -238,12 +271,10 @@ answer_srv(struct reply *r, const struct zone_hit *h)
 		uint16_t id = zi->addr_id;
 		bool known = id < ANSWER_MAX_RR && s->target_gen[id] == s->gen;
 
-		rr_head(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_SRV, h->ttl_s);
-		rdlen_pos = r->c.pos;
-		wire_put_u16(&r->c, 0);
-		wire_put_u16(&r->c, 1); /* priority: all equal */
-		wire_put_u16(&r->c, zi->weight);
-		wire_put_u16(&r->c, zi->port);
+		/* owner, type, class, TTL, RDLENGTH (set by rr_end), priority
+		 * 1 (all equal), weight, port: precomputed by zone.c */
+		wire_put_bytes(&r->c, zi->rr_srv, sizeof(zi->rr_srv));
+		rdlen_pos = start + 10;
 		uint16_t saved_addr_off = r->addr_off;
 		size_t at = 0;
 		if (zi->family == 0)
@@ -275,9 +306,15 @@ answer_srv(struct reply *r, const struct zone_hit *h)
 		if (zi->family == 0 || id >= ANSWER_MAX_RR ||
 		    s->target_gen[id] != s->gen || s->glue_gen[id] == s->gen)
 			continue;
-		if (!put_addr_rr(r, PTR(s->target_off[id]), zi->family,
-				 zi->addr, h->ttl_s))
+		/* the image with the target's pointer as its owner */
+		size_t gstart = r->c.pos;
+		wire_put_u16(&r->c, PTR(s->target_off[id]));
+		wire_put_bytes(&r->c, zi->rr_addr + 2, zi->rr_addr_len - 2u);
+		if (r->c.err) {
+			r->c.err = 0;
+			r->c.pos = gstart;
 			return;
+		}
 		s->glue_gen[id] = s->gen;
 		r->ar++;
 	}
@@ -401,17 +438,38 @@ answer_ns(struct reply *r, uint32_t ttl)
 
 /* ---- the query path ----------------------------------------------------- */
 
+/* The 12 header bytes, with direct stores (out has room: outcap >= 512). */
+static void
+put_hdr(uint8_t *out, const struct wire_hdr *h)
+{
+	wire_put_u16_at(out, 0, h->id);
+	wire_put_u16_at(out, 2, h->flags);
+	wire_put_u16_at(out, 4, h->qdcount);
+	wire_put_u16_at(out, 6, h->ancount);
+	wire_put_u16_at(out, 8, h->nscount);
+	wire_put_u16_at(out, 10, h->arcount);
+}
+
+static void
+get_hdr(const uint8_t *q, struct wire_hdr *h)
+{
+	h->id = (uint16_t)(q[0] << 8 | q[1]);
+	h->flags = (uint16_t)(q[2] << 8 | q[3]);
+	h->qdcount = (uint16_t)(q[4] << 8 | q[5]);
+	h->ancount = (uint16_t)(q[6] << 8 | q[7]);
+	h->nscount = (uint16_t)(q[8] << 8 | q[9]);
+	h->arcount = (uint16_t)(q[10] << 8 | q[11]);
+}
+
 static size_t
 header_only(uint8_t *out, const struct wire_hdr *qh, uint16_t rcode)
 {
-	struct wire_cur c;
 	struct wire_hdr h = {
 	    .id = qh->id,
 	    .flags = (uint16_t)(WIRE_F_QR | (qh->flags & (WIRE_F_OPCODE | WIRE_F_RD)) |
 				(rcode & WIRE_F_RCODE)),
 	};
-	wire_cur_init(&c, out, WIRE_HDR_LEN);
-	wire_write_hdr(&c, &h);
+	put_hdr(out, &h);
 	return WIRE_HDR_LEN;
 }
 
@@ -506,12 +564,14 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 	info->udp_size = WIRE_UDP_MIN;
 	if (qlen < WIRE_HDR_LEN || outcap < WIRE_UDP_MIN)
 		return 0;
-	memset(&qr, 0, sizeof(qr));
-	{
-		struct wire_cur c;
-		wire_cur_init(&c, q, qlen);
-		wire_read_hdr(&c, &qr.hdr);
-	}
+	/* Field by field: qr.name (255 bytes) is written by read_qname(),
+	 * so the whole struct is not cleared per query. */
+	get_hdr(q, &qr.hdr);
+	qr.name_len = qr.qend = 0;
+	qr.qtype = qr.qclass = 0;
+	qr.edns = false;
+	qr.udp_size = 0;
+	qr.edns_version = 0;
 	if (qr.hdr.flags & WIRE_F_QR)
 		return 0; /* never answer an answer */
 	info->action = ANSWER_REPLY;
@@ -603,9 +663,7 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 	    .nscount = r.ns,
 	    .arcount = r.ar,
 	};
-	struct wire_cur hc;
-	wire_cur_init(&hc, out, WIRE_HDR_LEN);
-	wire_write_hdr(&hc, &h);
+	put_hdr(out, &h);
 	info->rcode = rcode;
 	info->truncated = r.tc;
 	return r.c.pos;

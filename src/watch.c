@@ -84,8 +84,9 @@
  * good reply and a hash of the parsed record; a reply whose record hashes
  * the same is not compiled again. A changed record is compiled, the old
  * zsvc released, and the loop publishes one new snapshot per iteration
- * however many replies completed in it (zone_new() over every zsvc, serial
- * + 1; the serial starts at the wall clock in seconds). Nothing is published
+ * however many replies completed in it (zone_new_from() over every zsvc,
+ * re-indexing only the changed ones, serial + 1; the serial starts at the
+ * wall clock in seconds). Nothing is published
  * until the first sync: the service list and every listed service's health
  * fetched once (slotless ones included); that snapshot is marked synced.
  * Services whose names zone.c cannot serve are found at creation (a
@@ -967,7 +968,9 @@ publish(struct watch *w)
 		if (w->svcs[i]->zsvc != NULL)
 			arr[n++] = w->svcs[i]->zsvc;
 	w->serial++;
-	z = zone_new(w->zcfg, arr, n, w->serial, true);
+	/* Incremental: only the services that changed since the current
+	 * snapshot are re-indexed (zone.h); this thread is its only writer. */
+	z = zone_new_from(zone_current(), w->zcfg, arr, n, w->serial, true);
 	free(arr);
 	services = zone_service_count(z);
 	instances = zone_instance_count(z);
