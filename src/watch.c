@@ -925,19 +925,35 @@ schedule(struct watch *w, uint64_t now)
 		}
 	}
 
+	/* Until the first sync, a slot whose service was fetched once holds
+	 * its blocking query back (the index it will block on is kept, so a
+	 * change in between returns at once afterwards) and lends its
+	 * connection to one-shot fetches of slotless services: 1,000
+	 * services sync through max_watches + ONESHOT_MAX connections instead
+	 * of ONESHOT_MAX, and the connection cap is unchanged. */
+	unsigned budget = ONESHOT_MAX;
+	if (!w->synced) {
+		unsigned slot_busy = 0;
+		for (size_t i = 0; i < w->svc_count; i++)
+			slot_busy += w->svcs[i]->has_slot &&
+				     w->svcs[i]->ep.req != NULL;
+		budget += w->max_watches - MIN(slot_busy, w->max_watches);
+	}
 	for (size_t i = 0; i < w->svc_count; i++) {
 		struct svc *s = w->svcs[i];
 
 		if (s->unservable || s->ep.req != NULL)
 			continue;
 		if (s->has_slot) {
+			if (!w->synced && s->ep.ok_once)
+				continue; /* blocks after the first sync */
 			if (ep_due(&s->ep, now, &next))
 				svc_start(w, s);
 			continue;
 		}
 		if (!s->fp_known || (s->ep.ok_once && !s->dirty))
 			continue;
-		if (w->oneshots >= ONESHOT_MAX)
+		if (w->oneshots >= budget)
 			continue; /* a completion wakes the loop */
 		if (ep_due(&s->ep, now, &next))
 			svc_start(w, s);
