@@ -258,6 +258,21 @@ def tree_rss_kib(pid):
     return total
 
 
+def tree_rss_anon_kib(pid):
+    """The private part of tree_rss_kib(): RssAnon (heap, stacks, buffers),
+    without the file-backed pages of the binary and shared libraries."""
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            with open("/proc/%d/status" % p) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
 def tree_thread_ids(pid):
     out = []
     for p in tree_pids(pid):
