@@ -63,26 +63,39 @@ answer_scratch_init(struct answer_scratch *s)
 static int
 read_qname(const uint8_t *q, size_t qlen, uint8_t out[WIRE_NAME_MAX])
 {
-	size_t pos = WIRE_HDR_LEN, olen = 0;
+	size_t pos = WIRE_HDR_LEN, n;
 
+	/* the labels' structure first ... */
 	for (;;) {
 		if (pos >= qlen)
 			return -1;
 		uint8_t l = q[pos];
-		if ((l & 0xc0) != 0 || olen + 1u + l > WIRE_NAME_MAX ||
+		if ((l & 0xc0) != 0 || pos - WIRE_HDR_LEN + 1u + l > WIRE_NAME_MAX ||
 		    pos + 1u + l > qlen)
 			return -1;
-		out[olen++] = l;
-		if (l == 0)
-			return (int)olen;
-		for (size_t i = 1; i <= l; i++) {
-			uint8_t b = q[pos + i];
-			out[olen++] = (uint8_t)(b | ((uint8_t)(b - 'A') < 26u
-							 ? 0x20u
-							 : 0u));
-		}
 		pos += 1u + l;
+		if (l == 0)
+			break;
 	}
+	/* ... then one copy, lower-cased eight bytes at a time: only the
+	 * bytes 'A'..'Z' change, and length bytes (0..63) are never among
+	 * them. */
+	n = pos - WIRE_HDR_LEN;
+	memcpy(out, q + WIRE_HDR_LEN, n);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, hep, ge_a, gt_z;
+		memcpy(&w, out + i, 8);
+		hep = w & 0x7f7f7f7f7f7f7f7full;
+		ge_a = hep + 0x3f3f3f3f3f3f3f3full; /* bit 7 set: >= 'A' */
+		gt_z = hep + 0x2525252525252525ull; /* bit 7 set: > 'Z' */
+		w |= ((ge_a ^ gt_z) & ~w & 0x8080808080808080ull) >> 2;
+		memcpy(out + i, &w, 8);
+	}
+	for (; i < n; i++)
+		out[i] = (uint8_t)(out[i] | ((uint8_t)(out[i] - 'A') < 26u
+					     ? 0x20u : 0u));
+	return (int)n;
 }
 
 /* Reads the question and the other sections; qr->hdr is already read.
@@ -217,6 +230,17 @@ put_addr_rr(struct reply *r, uint16_t owner_ptr, int family,
 	return rr_end(r, start, rdlen_pos);
 }
 
+/* Copies an instance's A or AAAA image; the two fixed sizes let the
+ * compiler inline the copy. The caller checked the room. */
+static inline void
+copy_rr_addr(uint8_t *dst, const struct zinst *zi)
+{
+	if (zi->rr_addr_len == 16)
+		memcpy(dst, zi->rr_addr, 16);
+	else
+		memcpy(dst, zi->rr_addr, 28);
+}
+
 /* Shuffles list[0..n) into s->perm lazily: call next_pick() for each slot. */
 static uint32_t
 shuffle_init(struct answer_scratch *s, const uint32_t *list, uint32_t n)
@@ -252,7 +276,7 @@ answer_addrs(struct reply *r, const struct zone_hit *h, int family)
 			r->tc = true;
 			return;
 		}
-		memcpy(r->c.buf + r->c.pos, zi->rr_addr, zi->rr_addr_len);
+		copy_rr_addr(r->c.buf + r->c.pos, zi);
 		r->c.pos += zi->rr_addr_len;
 		r->an++;
 	}
@@ -265,34 +289,52 @@ answer_srv(struct reply *r, const struct zone_hit *h)
 	uint32_t n = shuffle_init(s, h->set->inst, h->set->count);
 	uint32_t written = 0;
 
+	/* Each record is written straight into the reply after one room
+	 * check: the precomputed head (owner, type, class, TTL, RDLENGTH,
+	 * priority 1, weight, port), then the target: a host name as is, a
+	 * pointer to the same <hex> target written earlier in this reply, or
+	 * <hex> followed by a pointer to the first "addr" label, the first
+	 * time by "addr" and a pointer to the apex (see put_addr_name()). */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct zinst *zi = &h->inst[next_pick(s, i, n)];
-		size_t start = r->c.pos, rdlen_pos;
 		uint16_t id = zi->addr_id;
 		bool known = id < ANSWER_MAX_RR && s->target_gen[id] == s->gen;
-
-		/* owner, type, class, TTL, RDLENGTH (set by rr_end), priority
-		 * 1 (all equal), weight, port: precomputed by zone.c */
-		wire_put_bytes(&r->c, zi->rr_srv, sizeof(zi->rr_srv));
-		rdlen_pos = start + 10;
-		uint16_t saved_addr_off = r->addr_off;
-		size_t at = 0;
-		if (zi->family == 0)
-			wire_put_bytes(&r->c, zi->target, zi->target_len);
-		else if (known)
-			wire_put_u16(&r->c, PTR(s->target_off[id]));
-		else
-			at = put_addr_name(r, zi->target, zi->target_len);
-		if (!rr_end(r, start, rdlen_pos)) {
-			r->addr_off = saved_addr_off;
+		size_t tlen = zi->family == 0 ? zi->target_len
+			      : known	      ? 2u
+					      : zi->target_len +
+						    (r->addr_off ? 2u : 7u);
+		size_t pos = r->c.pos;
+		if (r->c.err || r->c.len - pos < sizeof(zi->rr_srv) + tlen) {
 			r->tc = true;
 			break;
 		}
-		if (zi->family != 0 && !known && id < ANSWER_MAX_RR &&
-		    at <= PTR_MAX) {
-			s->target_gen[id] = s->gen;
-			s->target_off[id] = (uint16_t)at;
+		uint8_t *p = r->c.buf + pos;
+		memcpy(p, zi->rr_srv, sizeof(zi->rr_srv));
+		wire_put_u16_at(p, 10, (uint16_t)(6 + tlen));
+		p += sizeof(zi->rr_srv);
+		if (zi->family != 0 && known) {
+			wire_put_u16_at(p, 0, PTR(s->target_off[id]));
+		} else {
+			memcpy(p, zi->target, zi->target_len);
+			if (zi->family != 0) {
+				size_t at = pos + sizeof(zi->rr_srv);
+				size_t addr_at = at + zi->target_len;
+				p += zi->target_len;
+				if (r->addr_off != 0) {
+					wire_put_u16_at(p, 0, PTR(r->addr_off));
+				} else {
+					memcpy(p, "\4addr", 5);
+					wire_put_u16_at(p, 5, PTR(r->apex_off));
+					if (addr_at <= PTR_MAX)
+						r->addr_off = (uint16_t)addr_at;
+				}
+				if (id < ANSWER_MAX_RR && at <= PTR_MAX) {
+					s->target_gen[id] = s->gen;
+					s->target_off[id] = (uint16_t)at;
+				}
+			}
 		}
+		r->c.pos = pos + sizeof(zi->rr_srv) + tlen;
 		written = i + 1;
 		r->an++;
 	}
@@ -307,14 +349,12 @@ answer_srv(struct reply *r, const struct zone_hit *h)
 		    s->target_gen[id] != s->gen || s->glue_gen[id] == s->gen)
 			continue;
 		/* the image with the target's pointer as its owner */
-		size_t gstart = r->c.pos;
-		wire_put_u16(&r->c, PTR(s->target_off[id]));
-		wire_put_bytes(&r->c, zi->rr_addr + 2, zi->rr_addr_len - 2u);
-		if (r->c.err) {
-			r->c.err = 0;
-			r->c.pos = gstart;
+		if (r->c.err || r->c.len - r->c.pos < zi->rr_addr_len)
 			return;
-		}
+		uint8_t *p = r->c.buf + r->c.pos;
+		copy_rr_addr(p, zi);
+		wire_put_u16_at(p, 0, PTR(s->target_off[id]));
+		r->c.pos += zi->rr_addr_len;
 		s->glue_gen[id] = s->gen;
 		r->ar++;
 	}
