@@ -37,7 +37,8 @@ struct ztag {
 
 /* A name a compiled service contributes to the index, relative to the apex. */
 struct zname {
-	uint8_t rel[WIRE_NAME_MAX];
+	const uint8_t *rel; /* wire form; in the service's name_pool (or, for
+			     * an empty non-terminal, in its struct zename) */
 	uint8_t rel_len;
 	uint8_t kind;	/* enum zone_kind */
 	int32_t tag;	/* index into tags, -1 for the whole service */
@@ -59,6 +60,8 @@ struct zsvc {
 	size_t txt_len;
 	uint32_t *pool;	       /* backing store of every zset's index arrays */
 	struct zname *names;
+	uint8_t *name_pool;    /* the names' bytes, back to back */
+	size_t name_pool_used;
 	size_t name_count;
 };
 
@@ -87,6 +90,7 @@ struct zsvc {
 struct zename {
 	unsigned refs; /* page entries pointing here; watch thread only */
 	struct zname name;
+	uint8_t rel[WIRE_LABEL_MAX + 2]; /* name.rel points here */
 };
 
 struct zent {
@@ -240,22 +244,31 @@ warn_once(const char *what, const char *name)
 static bool
 parse_address(const char *a, struct zinst *zi)
 {
+	uint8_t name[ZONE_NAME_MAX];
+
 	if (inet_pton(AF_INET, a, zi->addr) == 1) {
 		zi->family = 4;
-		zi->target_len = (uint8_t)zone_addr_label(4, zi->addr, zi->target);
+		zi->target_len = (uint8_t)zone_addr_label(4, zi->addr, zi->hex);
+		zi->target = zi->hex;
 		return true;
 	}
 	if (inet_pton(AF_INET6, a, zi->addr) == 1) {
 		zi->family = 6;
-		zi->target_len = (uint8_t)zone_addr_label(6, zi->addr, zi->target);
+		zi->target_len = (uint8_t)zone_addr_label(6, zi->addr, zi->hex);
+		zi->target = zi->hex;
 		return true;
 	}
-	/* A host name: served as the SRV target as is, never as A/AAAA. */
-	int n = wire_name_from_text(a, zi->target);
+	/* A host name: served as the SRV target as is, never as A/AAAA. It
+	 * gets its own allocation, so the common case (an address) costs 33
+	 * bytes of label per instance, not 255. */
+	int n = wire_name_from_text(a, name);
 	if (n <= 1)
 		return false;
+	uint8_t *copy = xmalloc((size_t)n);
+	memcpy(copy, name, (size_t)n);
 	zi->family = 0;
 	zi->target_len = (uint8_t)n;
+	zi->target = copy;
 	return true;
 }
 
@@ -393,13 +406,16 @@ add_name(struct zsvc *s, enum zone_kind kind, int32_t tag, const uint8_t *l1,
 	 const uint8_t *l2)
 {
 	struct zname *zn = &s->names[s->name_count++];
+	uint8_t *rel = s->name_pool + s->name_pool_used;
 	size_t n = 0;
-	memcpy(zn->rel, l1, (size_t)l1[0] + 1);
+	memcpy(rel, l1, (size_t)l1[0] + 1);
 	n = (size_t)l1[0] + 1;
 	if (l2) {
-		memcpy(zn->rel + n, l2, (size_t)l2[0] + 1);
+		memcpy(rel + n, l2, (size_t)l2[0] + 1);
 		n += (size_t)l2[0] + 1;
 	}
+	s->name_pool_used += n;
+	zn->rel = rel;
 	zn->rel_len = (uint8_t)n;
 	zn->kind = (uint8_t)kind;
 	zn->tag = tag;
@@ -512,6 +528,14 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 	static const uint8_t tcp[] = "\4_tcp", udp[] = "\4_udp";
 	s->names = xcalloc(3 + 2 * s->tag_count, sizeof(*s->names));
 	underscore(s->label, us);
+	/* the exact bytes of the names below, so each costs its length */
+	size_t pool = (s->label[0] + 1u) + 2 * (us[0] + 1u + 5u);
+	for (size_t k = 0; k < s->tag_count; k++) {
+		underscore(s->tags[k].label, ut);
+		pool += (s->tags[k].label[0] + 1u) + (s->label[0] + 1u) +
+			(us[0] + 1u) + (ut[0] + 1u);
+	}
+	s->name_pool = xmalloc(pool);
 	add_name(s, ZK_SERVICE, -1, s->label, NULL);
 	add_name(s, ZK_RFC2782, -1, us, tcp);
 	add_name(s, ZK_RFC2782, -1, us, udp);
@@ -543,6 +567,10 @@ zone_svc_unref(struct zsvc *s)
 	free(s->txt);
 	free(s->pool);
 	free(s->names);
+	free(s->name_pool);
+	for (uint32_t i = 0; i < s->inst_count; i++)
+		if (s->inst[i].family == 0)
+			free((void *)(uintptr_t)s->inst[i].target);
 	free(s->inst);
 	free(s->name);
 	free(s);
@@ -720,10 +748,11 @@ remove_name(struct zone *z, const struct zname *zn, const void *ref,
 				 pg->ents));
 }
 
+/* A key for one label; borrows label. */
 static void
 ent_name(struct zname *zn, const uint8_t *label)
 {
-	memcpy(zn->rel, label, (size_t)label[0] + 1);
+	zn->rel = label;
 	zn->rel_len = (uint8_t)(label[0] + 1);
 	zn->kind = ZK_EMPTY;
 	zn->tag = -1;
@@ -747,6 +776,8 @@ ent_acquire(struct zone *z, const uint8_t *label, size_t fill_max)
 	}
 	n = xcalloc(1, sizeof(*n));
 	n->name = key;
+	memcpy(n->rel, label, key.rel_len);
+	n->name.rel = n->rel;
 	insert(z, &n->name, n, 0, fill_max);
 	if (n->refs == 0)
 		free(n); /* not inserted: overflow */

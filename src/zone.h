@@ -130,10 +130,11 @@ struct zinst {
 	uint8_t rr_addr_len;		/* 16 (A), 28 (AAAA), 0 (host name) */
 	uint8_t rr_addr[28];
 	uint8_t rr_srv[18];
-	uint8_t target_len;		/* wire length of target */
-	uint8_t target[ZONE_NAME_MAX];	/* for family 0: the full host name,
-					 * wire form; else the <hex> label
-					 * (length byte included) */
+	uint8_t target_len;	/* wire length of target */
+	const uint8_t *target;	/* for family 0: the full host name, wire
+				 * form (owned by the compiled service);
+				 * else hex[] */
+	uint8_t hex[33];	/* the <hex> label, length byte included */
 };
 
 /* A set of served instances: the whole service or one tag's subset. */
