@@ -392,7 +392,11 @@ set_fill(struct zsvc *s, const struct svc_record *rec, const uint32_t *src_of,
 			v6[n6++] = inst[k];
 	}
 	*used += n6;
-	*set = (struct zset){inst, n, v4, n4, v6, n6};
+	*set = (struct zset){inst, n, v4, n4, v6, n6, 0};
+	if (n > 0 && n4 == n)
+		set->srv_hex_len = 9;
+	else if (n > 0 && n6 == n)
+		set->srv_hex_len = 33;
 
 	size_t cap = 0;
 	*txt = NULL;

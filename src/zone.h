@@ -145,6 +145,10 @@ struct zset {
 	uint32_t v4_count;
 	const uint32_t *v6;
 	uint32_t v6_count;
+	/* SRV fast path: the <hex> label length (9 or 33) when every
+	 * instance of the set has a distinct address of one family, so every
+	 * SRV record and its glue have a fixed shape; 0 otherwise. */
+	uint8_t srv_hex_len;
 };
 
 struct zone_hit {
