@@ -38,7 +38,10 @@
  * RATE_CHANGED_MIN_MS, so a second change soon after a first is not held
  * back a whole second (freshness), while an index that moves every few ms
  * in a busy cluster still costs at most 50 requests per second. A changed
- * index is never lost: the next query returns at once.
+ * index is never lost: the next query returns at once. One-shot fetches of
+ * slotless services always get the short floor: they start only when
+ * marked (by the detector or the sweep, both paced), at most ONESHOT_MAX
+ * at a time, so they cannot spin.
  * Backoff: an error (no reply, timeout, HTTP status other than 200
  * -- 429 and 5xx included -- a body over the cap, malformed JSON) doubles
  * the endpoint's backoff from BACKOFF_MIN_MS up to BACKOFF_MAX_MS, and the
@@ -602,6 +605,13 @@ on_service(void *arg, const struct http_reply *rep)
 	uint64_t h;
 	int err;
 
+	/* A one-shot fetch happens only when something marked the service
+	 * (the detector, the sweep) and at most ONESHOT_MAX at a time, so it
+	 * cannot spin: its reply gets the short floor even when the index did
+	 * not move. With the 1 s floor, a sweep fetch that found nothing new
+	 * held back the detector's mark that followed it by up to a second. */
+	uint64_t rate_min_ms = s->req_oneshot ? RATE_CHANGED_MIN_MS : RATE_MIN_MS;
+
 	ep_finished(w, &s->ep);
 	if (s->req_oneshot)
 		w->oneshots--;
@@ -613,7 +623,7 @@ on_service(void *arg, const struct http_reply *rep)
 	}
 	if (s->ep.ok_once && !s->ep.resync && rep->has_index &&
 	    rep->index == s->ep.index) {
-		ep_ok(w, &s->ep, subject, rep, RATE_MIN_MS);
+		ep_ok(w, &s->ep, subject, rep, rate_min_ms);
 		s->last_ok_ms = now_ms();
 		return;
 	}
@@ -646,7 +656,7 @@ on_service(void *arg, const struct http_reply *rep)
 			  rep->index);
 	}
 	catalog_record_fini(&rec);
-	ep_ok(w, &s->ep, subject, rep, RATE_MIN_MS);
+	ep_ok(w, &s->ep, subject, rep, rate_min_ms);
 	s->last_ok_ms = now_ms();
 }
 
