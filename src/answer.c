@@ -25,7 +25,8 @@
 /* What was read from the query. */
 struct query {
 	struct wire_hdr hdr;
-	uint8_t name[WIRE_NAME_MAX]; /* lower case */
+	uint8_t name[WIRE_NAME_MAX + 8]; /* lower case; 8 bytes of slack for
+					  * read_qname()'s word loop */
 	size_t name_len;
 	size_t qend;		/* end of the question in the query */
 	uint16_t qtype, qclass;
@@ -61,7 +62,7 @@ answer_scratch_init(struct answer_scratch *s)
  * case refused, in one pass without the cursor (the query path's hottest
  * loop). Returns the wire length. */
 static int
-read_qname(const uint8_t *q, size_t qlen, uint8_t out[WIRE_NAME_MAX])
+read_qname(const uint8_t *q, size_t qlen, uint8_t out[WIRE_NAME_MAX + 8])
 {
 	size_t pos = WIRE_HDR_LEN, n;
 
@@ -79,11 +80,11 @@ read_qname(const uint8_t *q, size_t qlen, uint8_t out[WIRE_NAME_MAX])
 	}
 	/* ... then one copy, lower-cased eight bytes at a time: only the
 	 * bytes 'A'..'Z' change, and length bytes (0..63) are never among
-	 * them. */
+	 * them. The last word may run into out's slack (its bytes are
+	 * never read as part of the name). */
 	n = pos - WIRE_HDR_LEN;
 	memcpy(out, q + WIRE_HDR_LEN, n);
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
+	for (size_t i = 0; i < n; i += 8) {
 		uint64_t w, hep, ge_a, gt_z;
 		memcpy(&w, out + i, 8);
 		hep = w & 0x7f7f7f7f7f7f7f7full;
@@ -92,9 +93,6 @@ read_qname(const uint8_t *q, size_t qlen, uint8_t out[WIRE_NAME_MAX])
 		w |= ((ge_a ^ gt_z) & ~w & 0x8080808080808080ull) >> 2;
 		memcpy(out + i, &w, 8);
 	}
-	for (; i < n; i++)
-		out[i] = (uint8_t)(out[i] | ((uint8_t)(out[i] - 'A') < 26u
-					     ? 0x20u : 0u));
 	return (int)n;
 }
 
