@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * answer.c -- one query + one snapshot -> one reply (RFC 1034 4.3.2).
  * Owns:    query validation, authoritative answers for the zone, negative
- *          answers (RFC 2308), truncation, EDNS (RFC 6891), RFC 8482 ANY.
+ *          answers (RFC 2308), truncation, EDNS (RFC 6891), RFC 8482 ANY,
+ *          and the CHAOS diagnostic names (answer_chaos()).
  * Borrows: the snapshot (read-only, for one call) and the caller's buffers.
  * Never:   I/O, malloc, locks: this is the query path.
  * Start reading at answer_query().
@@ -13,7 +14,11 @@
  * the tail of <hex>.addr.<apex> targets. */
 #include "config_feat.h"
 
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "answer.h"
 #include "wire.h"
@@ -173,12 +178,19 @@ apex_at(const uint8_t *name, size_t len, const struct zone_cfg *zc)
 /* ---- writing records ------------------------------------------------------- */
 
 static void
-rr_head(struct reply *r, uint16_t owner_ptr, uint16_t type, uint32_t ttl)
+rr_head_class(struct reply *r, uint16_t owner_ptr, uint16_t type,
+	      uint16_t klass, uint32_t ttl)
 {
 	wire_put_u16(&r->c, owner_ptr);
 	wire_put_u16(&r->c, type);
-	wire_put_u16(&r->c, WIRE_CLASS_IN);
+	wire_put_u16(&r->c, klass);
 	wire_put_u32(&r->c, ttl);
+}
+
+static void
+rr_head(struct reply *r, uint16_t owner_ptr, uint16_t type, uint32_t ttl)
+{
+	rr_head_class(r, owner_ptr, type, WIRE_CLASS_IN, ttl);
 }
 
 /* Ends a record started at start whose RDLENGTH sits at rdlen_pos. Returns
@@ -422,17 +434,20 @@ answer_srv(struct reply *r, const struct zone_hit *h)
 	}
 }
 
+/* TXT records owned by the query name from txt[0..len): each a 2-byte
+ * RDATA length, then the RDATA. */
 static void
-answer_txt(struct reply *r, const struct zone_hit *h)
+put_txt_list(struct reply *r, uint16_t klass, uint32_t ttl,
+	     const uint8_t *txt, size_t len)
 {
 	size_t p = 0;
-	while (p + 2 <= h->txt_len) {
-		size_t rl = (size_t)(h->txt[p] << 8 | h->txt[p + 1]);
+	while (p + 2 <= len) {
+		size_t rl = (size_t)(txt[p] << 8 | txt[p + 1]);
 		size_t start = r->c.pos, rdlen_pos;
-		rr_head(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_TXT, h->ttl_s);
+		rr_head_class(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_TXT, klass, ttl);
 		rdlen_pos = r->c.pos;
 		wire_put_u16(&r->c, 0);
-		wire_put_bytes(&r->c, h->txt + p + 2, rl);
+		wire_put_bytes(&r->c, txt + p + 2, rl);
 		if (!rr_end(r, start, rdlen_pos)) {
 			r->tc = true;
 			return;
@@ -440,6 +455,12 @@ answer_txt(struct reply *r, const struct zone_hit *h)
 		r->an++;
 		p += 2 + rl;
 	}
+}
+
+static void
+answer_txt(struct reply *r, const struct zone_hit *h)
+{
+	put_txt_list(r, WIRE_CLASS_IN, h->ttl_s, h->txt, h->txt_len);
 }
 
 /* RFC 8482 4.2: answer ANY with one synthesized HINFO record. */
@@ -536,6 +557,128 @@ answer_ns(struct reply *r, uint32_t ttl)
 			return;
 		r->ar++;
 	}
+}
+
+/* ---- CHAOS diagnostics ---------------------------------------------------- */
+
+/* One TXT record under construction: its 2-byte RDATA length, then strings
+ * (RFC 1035 3.3.14), each cut at 255 bytes. */
+struct txt_build {
+	uint8_t buf[2 + 2048];
+	size_t len;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+txt_str(struct txt_build *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (wire_txt_vprintf(t->buf, sizeof(t->buf), &t->len, fmt, ap))
+		wire_put_u16_at(t->buf, 0, (uint16_t)(t->len - 2));
+	va_end(ap);
+}
+
+/* "3.2s", "0s", "1234.5s": ages in status.srvshim, to 0.1 s. */
+static void
+fmt_age(char *out, size_t len, uint64_t ms)
+{
+	snprintf(out, len, "%" PRIu64 ".%" PRIu64 "s", ms / 1000,
+		 ms % 1000 / 100);
+}
+
+/* status.srvshim: where Consul is, whether we reach it, and how fresh the
+ * data is; the ages are computed now, not when the status was written. */
+static void
+status_txt(struct txt_build *t, const struct answer_cfg *cfg)
+{
+	struct answer_status st;
+	uint64_t now = now_ms();
+	char age[32], when[32];
+
+	memset(&st, 0, sizeof(st));
+	cfg->status(cfg->status_arg, &st);
+	txt_str(t, "consul=%s", cfg->consul ? cfg->consul : "");
+	txt_str(t, "connected=%s", st.connected ? "yes" : "no");
+	txt_str(t, "synced=%s", st.synced ? "yes" : "no");
+	if (st.last_sync_ms == 0) {
+		txt_str(t, "last-sync=never");
+	} else {
+		uint64_t ago = now > st.last_sync_ms ? now - st.last_sync_ms : 0;
+		time_t at = (time_t)(wall_s() - ago / 1000);
+		struct tm tm;
+		if (gmtime_r(&at, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(when, sizeof(when), "?");
+		fmt_age(age, sizeof(age), ago);
+		txt_str(t, "last-sync=%s", when);
+		txt_str(t, "last-sync-age=%s", age);
+	}
+	if (st.data_age_ms == UINT64_MAX)
+		snprintf(age, sizeof(age), "never-synced");
+	else
+		fmt_age(age, sizeof(age), st.data_age_ms);
+	txt_str(t, "data-age=%s", age);
+	txt_str(t, "index=%" PRIu64, st.catalog_index);
+	txt_str(t, "services=%u", st.services);
+	txt_str(t, "instances=%u", st.instances);
+	txt_str(t, "watches=%u/%u", st.watches, st.max_watches);
+	txt_str(t, "errors=%" PRIu64, st.errors);
+}
+
+static bool
+name_is(const struct query *qr, const void *wire, size_t len)
+{
+	return qr->name_len == len && memcmp(qr->name, wire, len) == 0;
+}
+
+#define NAME(lit) lit, sizeof(lit) /* a literal's NUL is the root label */
+
+/* Answers a CH query (qtype TXT or ANY; others get NODATA). Returns the
+ * rcode: REFUSED for names that are not ours. */
+static uint16_t
+answer_chaos(struct reply *r, const struct zone *z,
+	     const struct answer_cfg *cfg, const struct query *qr)
+{
+	static const uint8_t services[] = "\10services\7srvshim";
+	struct txt_build t = {.len = 2};
+	bool want = qr->qtype == WIRE_TYPE_TXT || qr->qtype == WIRE_TYPE_ANY;
+	const uint8_t *label = qr->name;
+	size_t svc_at = (size_t)label[0] + 1;
+
+	if (name_is(qr, NAME("\7version\4bind")) ||
+	    name_is(qr, NAME("\7version\6server"))) {
+		txt_str(&t, "%s", cfg->version ? cfg->version : "srvshim");
+	} else if (name_is(qr, NAME("\10hostname\4bind")) ||
+		   name_is(qr, NAME("\2id\6server"))) {
+		txt_str(&t, "%s", cfg->hostname ? cfg->hostname : "");
+	} else if (name_is(qr, NAME("\6status\7srvshim")) &&
+		   cfg->status != NULL) {
+		status_txt(&t, cfg);
+	} else if (name_is(qr, NAME("\7srvshim")) ||
+		   name_is(qr, services, sizeof(services))) {
+		return WIRE_RCODE_NOERROR; /* empty non-terminals: NODATA */
+	} else if (label[0] != 0 && qr->name_len == svc_at + sizeof(services) &&
+		   memcmp(qr->name + svc_at, services, sizeof(services)) == 0) {
+		/* <svc>.services.srvshim: every instance, served or not. */
+		const uint8_t *txt;
+		size_t len;
+		if (z == NULL || !zone_synced(z))
+			return WIRE_RCODE_SERVFAIL;
+		if (!zone_svc_diag(z, label, &txt, &len))
+			return WIRE_RCODE_NXDOMAIN;
+		/* RFC 8482 4.1: ANY gets one record (the summary), not the
+		 * list (found by fuzz_wire's ANY invariant). */
+		if (qr->qtype == WIRE_TYPE_ANY && len >= 2)
+			len = MIN(len, 2 + (size_t)(txt[0] << 8 | txt[1]));
+		if (want)
+			put_txt_list(r, WIRE_CLASS_CH, 0, txt, len);
+		return WIRE_RCODE_NOERROR;
+	} else {
+		return WIRE_RCODE_REFUSED;
+	}
+	if (want)
+		put_txt_list(r, WIRE_CLASS_CH, 0, t.buf, t.len);
+	return WIRE_RCODE_NOERROR;
 }
 
 /* ---- the query path ----------------------------------------------------- */
@@ -658,7 +801,7 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 	struct reply r;
 	size_t limit;
 	uint16_t rcode = WIRE_RCODE_NOERROR;
-	bool aa = false;
+	bool aa = false, chaos = false;
 	int apex_pos = -1;
 
 	memset(info, 0, sizeof(*info));
@@ -702,6 +845,8 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 		rcode = WIRE_RCODE_NOTIMP;
 	} else if (qr.edns && qr.edns_version > 0) {
 		rcode = WIRE_RCODE_BADVERS;
+	} else if (qr.qclass == WIRE_CLASS_CH && cfg->diagnostics) {
+		chaos = true;
 	} else if (qr.qclass != WIRE_CLASS_IN) {
 		rcode = WIRE_RCODE_REFUSED;
 	} else if ((apex_pos = apex_at(qr.name, qr.name_len, zc)) < 0) {
@@ -710,7 +855,7 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 			return 0;
 		}
 		rcode = WIRE_RCODE_REFUSED;
-	} else if (z == NULL || !zone_synced(z)) {
+	} else if (z == NULL || !zone_synced(z) || zone_stale(z)) {
 		rcode = WIRE_RCODE_SERVFAIL;
 	} else if (qr.qtype == WIRE_TYPE_AXFR || qr.qtype == WIRE_TYPE_IXFR) {
 		rcode = WIRE_RCODE_REFUSED;
@@ -734,7 +879,11 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 		s->gen = 1;
 	}
 
-	if (aa) {
+	if (chaos) {
+		rcode = answer_chaos(&r, z, cfg, &qr);
+		/* Authoritative for these names, as BIND is for its CH zone. */
+		aa = rcode == WIRE_RCODE_NOERROR || rcode == WIRE_RCODE_NXDOMAIN;
+	} else if (aa) {
 		enum outcome o = answer_name(&r, z, &qr, apex_pos);
 		if (o == OUT_NXDOMAIN)
 			rcode = WIRE_RCODE_NXDOMAIN;

@@ -2,7 +2,8 @@
  * answer.h -- one query + one snapshot -> one reply (RFC 1034 4.3.2).
  * Owns:    query validation (header, question, EDNS), the authoritative
  *          answer for the zone, negative answers with the SOA (RFC 2308),
- *          truncation to the client's size, the OPT record (RFC 6891).
+ *          truncation to the client's size, the OPT record (RFC 6891),
+ *          and the CHAOS-class diagnostic names (version.bind & co.).
  * Never:   I/O, allocation, locks. */
 #ifndef SRVSHIM_ANSWER_H
 #define SRVSHIM_ANSWER_H
@@ -17,10 +18,33 @@
 /* The most records one reply can hold: 65535 bytes / 16-byte A records. */
 #define ANSWER_MAX_RR 4096
 
+/* What CH TXT status.srvshim reports, taken when the query is answered. */
+struct answer_status {
+	bool synced;	       /* first complete Consul sync done */
+	bool connected;	       /* the last request to Consul succeeded */
+	uint64_t last_sync_ms; /* now_ms() of the last good Consul reply, 0 never */
+	uint64_t data_age_ms;  /* 0 while current, UINT64_MAX never synced */
+	uint64_t catalog_index;/* X-Consul-Index of the service list */
+	unsigned services, instances; /* in the current snapshot */
+	unsigned watches, max_watches;
+	uint64_t errors;       /* failed Consul requests since start */
+};
+
 struct answer_cfg {
 	uint16_t edns_size;	/* our own UDP payload size (RFC 6891 6.2.5) */
 	bool recursion;		/* forwarding configured: RA=1, and out-of-zone
 				 * queries are handed back for forwarding */
+	/* CHAOS diagnostics, the convention of BIND, NSD, Knot and Unbound:
+	 * version.bind, version.server, hostname.bind, id.server,
+	 * status.srvshim and <svc>.services.srvshim (TXT, class CH). */
+	bool diagnostics;	/* false: every CH query is REFUSED */
+	const char *version;	/* "srvshim 0.1.0"; borrowed */
+	const char *hostname;	/* borrowed */
+	const char *consul;	/* Consul's address as configured; borrowed */
+	/* Fills *st for status.srvshim. It runs on the query path, so it must
+	 * neither block nor allocate. NULL: status.srvshim is REFUSED. */
+	void (*status)(void *arg, struct answer_status *st);
+	void *status_arg;
 };
 
 /* Per-thread scratch space, so answering never allocates. */

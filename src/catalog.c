@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * catalog.c -- Consul JSON in, plain C records out.
- * Owns:    the only cJSON trees in srvshim: parsed, read and deleted here.
+ * Owns:    the only cJSON trees in srvshim: parsed, read and deleted here,
+ *          and built here for the register bodies sidecar.c sends.
  * Borrows: reply bodies from the caller, only during one parse call.
  * Never:   HTTP, DNS wire, sockets, logging above debug. Whatever Consul (or
  *          something pretending to be it) sends, a parse returns an error
@@ -8,7 +9,9 @@
  * Start reading at catalog_parse_health(). */
 #include "config_feat.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,4 +523,70 @@ catalog_states_free(struct svc_state *states, size_t count)
 	for (i = 0; i < count; i++)
 		free(states[i].name);
 	free(states);
+}
+
+/* ---- agent/service/register -------------------------------------------- */
+
+/* Go's time.ParseDuration reads "10s" and "1500ms" alike; whole seconds
+ * are written as seconds so Consul's UI and API echo what the user typed. */
+static void
+add_duration(cJSON *obj, const char *key, uint64_t ms)
+{
+	char buf[32];
+
+	if (ms % 1000 == 0)
+		snprintf(buf, sizeof(buf), "%" PRIu64 "s", ms / 1000);
+	else
+		snprintf(buf, sizeof(buf), "%" PRIu64 "ms", ms);
+	cJSON_AddStringToObject(obj, key, buf);
+}
+
+char *
+catalog_register_body(const struct catalog_reg *r)
+{
+	cJSON *root, *check, *obj;
+	char *text;
+	size_t i;
+
+	pthread_once(&hooks_once, hooks_init);
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "ID", r->id);
+	cJSON_AddStringToObject(root, "Name", r->name);
+	if (r->address != NULL && r->address[0] != '\0')
+		cJSON_AddStringToObject(root, "Address", r->address);
+	cJSON_AddNumberToObject(root, "Port", r->port);
+	if (r->tag_count > 0) {
+		obj = cJSON_AddArrayToObject(root, "Tags");
+		for (i = 0; i < r->tag_count; i++)
+			cJSON_AddItemToArray(obj, cJSON_CreateString(r->tags[i]));
+	}
+	if (r->meta_count > 0) {
+		obj = cJSON_AddObjectToObject(root, "Meta");
+		for (i = 0; i < r->meta_count; i++)
+			cJSON_AddStringToObject(obj, r->meta_keys[i],
+						r->meta_values[i]);
+	}
+	if (r->weight_passing > 0) {
+		obj = cJSON_AddObjectToObject(root, "Weights");
+		cJSON_AddNumberToObject(obj, "Passing", r->weight_passing);
+		cJSON_AddNumberToObject(obj, "Warning",
+					r->weight_warning ? r->weight_warning : 1);
+	}
+	check = cJSON_AddObjectToObject(root, "Check");
+	cJSON_AddStringToObject(check, "CheckID", r->check_id);
+	cJSON_AddStringToObject(check, "Name", r->check_name);
+	if (r->check_notes != NULL)
+		cJSON_AddStringToObject(check, "Notes", r->check_notes);
+	add_duration(check, "TTL", r->ttl_ms);
+	if (r->check_status != NULL)
+		cJSON_AddStringToObject(check, "Status", r->check_status);
+	if (r->deregister_after_ms > 0)
+		add_duration(check, "DeregisterCriticalServiceAfter",
+			     r->deregister_after_ms);
+
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (text == NULL)
+		fatalx("catalog: register body, cannot be printed");
+	return text;
 }

@@ -2,7 +2,8 @@
  * catalog.h -- Consul JSON in, plain C records out.
  * Owns:    parsing /v1/health/service/<svc> and /v1/catalog/services bodies
  *          (and /v1/health/state/<state> for the change detector) into the
- *          structs below; cJSON trees never leave catalog.c.
+ *          structs below, and building /v1/agent/service/register bodies
+ *          for sidecar.c; cJSON trees never leave catalog.c.
  * Never:   HTTP, DNS wire, sockets. */
 #ifndef SRVSHIM_CATALOG_H
 #define SRVSHIM_CATALOG_H
@@ -98,5 +99,33 @@ int catalog_parse_states(const char *body, size_t len, struct svc_state **out,
 			 size_t *count);
 /* Takes NULL. */
 void catalog_states_free(struct svc_state *states, size_t count);
+
+/* One service instance to register through the agent
+ * (PUT /v1/agent/service/register), with one TTL check. Everything is
+ * borrowed during catalog_register_body() only. */
+struct catalog_reg {
+	const char *id;	     /* Service.ID */
+	const char *name;    /* Service.Name */
+	const char *address; /* NULL or "": the node's address */
+	uint16_t port;
+	const char *const *tags;
+	size_t tag_count;
+	const char *const *meta_keys; /* meta_count pairs */
+	const char *const *meta_values;
+	size_t meta_count;
+	uint32_t weight_passing; /* 0: leave Weights out (Consul's 1/1) */
+	uint32_t weight_warning;
+	const char *check_id;	 /* the TTL check, e.g. "service:<id>" */
+	const char *check_name;
+	const char *check_notes;  /* NULL: none */
+	const char *check_status; /* initial status: "passing", "warning" or
+				   * "critical" (NULL: Consul's, critical) */
+	uint64_t ttl_ms;
+	uint64_t deregister_after_ms; /* 0: never (field left out) */
+};
+
+/* Returns the JSON body for r, new and NUL-terminated; free with free().
+ * Durations are written as Go durations ("10s", "1500ms"). */
+char *catalog_register_body(const struct catalog_reg *r);
 
 #endif

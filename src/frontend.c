@@ -2,13 +2,23 @@
  * frontend.c -- UDP worker threads and the TCP thread.
  * Owns:    listening sockets, per-thread receive/send buffers, TCP
  *          connections (framing, pipelining, idle timeout, cap).
- * Borrows: the current snapshot from zone.c, for one batch at a time.
+ * Borrows: the current snapshot from zone.c, for one batch at a time;
+ *          forward.c for queries outside the zone (UDP replies come from
+ *          its thread on our sockets; TCP replies come back through a
+ *          completion queue into the TCP thread's epoll).
  * Never:   record contents (answer.c), Consul, config reload.
  * Start reading at udp_worker().
  *
  * Threads are urcu-qsbr readers: they announce a quiescent state after every
  * batch and go offline while blocked (in recvmmsg() or epoll_wait()), so a
- * publish never waits on an idle worker. */
+ * publish never waits on an idle worker.
+ *
+ * Each thread counts into its own struct metrics_block (metrics.h). Answer
+ * latency is timed per batch, from recvmmsg() returning to sendmmsg()
+ * returning (TCP: from a read's frames being answered to their one write),
+ * and recorded once for every reply of the batch: each of them did wait
+ * that long inside srvshimd, and it costs two clock reads per batch rather
+ * than two per query. */
 #include "config_feat.h"
 
 #include <errno.h>
@@ -26,16 +36,22 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "acl.h"
+#include "forward.h"
 #include "frontend.h"
 #include "log.h"
+#include "metrics.h"
+#include "relay.h"
+#include "tcpframe.h"
 #include "util.h"
 #include "wire.h"
 #include "zone.h"
 
 #define UDP_BATCH 64
 #define UDP_BUF 4096	     /* EDNS sizes are capped at 4096 */
-#define TCP_IN_MAX 4096	     /* largest TCP query we read; larger: close */
+#define TCP_IN_MAX TCPFRAME_IN_MAX /* largest TCP query; larger: close */
 #define TCP_BACKLOG 1024
+#define TCP_FWD_PER_CONN 32  /* forwarded queries in flight per connection */
 
 struct worker {
 	struct frontend *fe;
@@ -48,6 +64,7 @@ struct worker {
 	uint8_t in[UDP_BATCH][UDP_BUF];
 	uint8_t out[UDP_BATCH][UDP_BUF];
 	struct frontend_stats st; /* written by this thread only */
+	struct metrics_block metrics; /* written by this thread only */
 };
 
 struct conn {
@@ -58,6 +75,18 @@ struct conn {
 	size_t in_len;
 	uint8_t *pending;	  /* reply bytes not yet written */
 	size_t pending_len, pending_off;
+	struct tcp *t;
+	bool allowed;		  /* the peer is inside --allow */
+	bool closed;		  /* fd gone; kept until inflight is 0 */
+	unsigned inflight;	  /* queries at forward.c */
+};
+
+/* A forwarded reply on its way back to a TCP connection. */
+struct done {
+	struct done *next;
+	struct conn *c;
+	uint8_t *msg; /* framed; NULL: no reply */
+	size_t len;
 };
 
 struct tcp {
@@ -74,6 +103,11 @@ struct tcp {
 	 * 64 KiB at the latest. Pages are touched only as far as used. */
 	uint8_t out[2 * (2 + WIRE_MSG_MAX)];
 	struct frontend_stats st;
+	struct metrics_block metrics; /* written by the TCP thread only */
+	struct conn *zombies;	  /* closed, forwarded replies pending */
+	int done_fd;		  /* eventfd: completions queued */
+	pthread_mutex_t done_lock;
+	struct done *done_head, *done_tail;
 };
 
 struct frontend {
@@ -85,6 +119,8 @@ struct frontend {
 	size_t worker_count;
 	struct tcp *tcp;
 	pthread_mutex_t stats_lock;
+	struct forward *fw;
+	struct acl *acl; /* --allow; RCU pointer, swapped by a reload */
 };
 
 /* ---- sockets ------------------------------------------------------------- */
@@ -159,6 +195,22 @@ ep_add(int ep, int fd, uint32_t events, void *ptr)
 
 /* ---- UDP ------------------------------------------------------------------ */
 
+/* Counts one answered query: qtype, and for a reply its rcode and TC. */
+static void
+count_answer(struct metrics_block *m, const struct answer_info *info)
+{
+	if (info->action == ANSWER_DROP) {
+		metrics_inc(m, M_DROPPED);
+		return;
+	}
+	metrics_inc(m, metrics_qtype_slot(info->qtype));
+	if (info->action != ANSWER_REPLY)
+		return;
+	metrics_inc(m, metrics_rcode_slot(info->rcode));
+	if (info->truncated)
+		metrics_inc(m, M_TRUNCATED);
+}
+
 static bool
 source_ok(const struct sockaddr_storage *ss)
 {
@@ -196,10 +248,32 @@ udp_vectors_init(struct worker *w)
 	}
 }
 
-/* Answers the n datagrams in rmsg and sends the replies with sendmmsg. */
+/* Hands a query to forward.c. Returns true when it went (the reply comes
+ * from the forward thread); else writes a SERVFAIL to out (queue full) and
+ * its length to *len. */
+static bool
+udp_forward(struct worker *w, int fd, const struct sockaddr_storage *peer,
+	    socklen_t peer_len, const uint8_t *q, size_t qlen, uint8_t *out,
+	    size_t *len)
+{
+	struct forward_client cl = {.is_tcp = false, .fd = fd,
+				    .peer = *peer, .peer_len = peer_len};
+	if (w->fe->fw != NULL && forward_submit(w->fe->fw, &cl, q, qlen) == 0)
+		return true;
+	w->st.fwd_rejected++;
+	metrics_inc(&w->metrics, M_FWD_QUEUE_FULL);
+	metrics_inc(&w->metrics, M_RCODE_SERVFAIL);
+	*len = relay_error(q, qlen, WIRE_RCODE_SERVFAIL, true,
+			   w->fe->acfg.edns_size, out, UDP_BUF);
+	return false;
+}
+
+/* Answers the n datagrams in rmsg (ACL, zone, forwarding) and sends the
+ * replies with one sendmmsg. */
 static void
 udp_answer(struct worker *w, int fd, int n)
 {
+	uint64_t t0 = now_us();
 	const struct zone *z = zone_current();
 	int out = 0;
 
@@ -211,16 +285,45 @@ udp_answer(struct worker *w, int fd, int n)
 		if (!source_ok(&from[i]) ||
 		    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
 			w->st.udp_dropped++;
+			metrics_inc(&w->metrics, M_DROPPED);
 			continue;
 		}
-		len = answer_query(z, zone_config(z), &w->fe->acfg, w->in[i],
-				   rmsg[i].msg_len, w->out[out], UDP_BUF,
-				   false, &w->scratch, &info);
-		if (info.action != ANSWER_REPLY) {
+		info.truncated = false;
+		if (!acl_allows(rcu_dereference(w->fe->acl),
+				(const struct sockaddr *)&from[i])) {
+			/* Not an open resolver: outside --allow gets
+			 * REFUSED, whatever it asks. */
+			w->st.udp_refused++;
+			len = relay_error(w->in[i], rmsg[i].msg_len,
+					  WIRE_RCODE_REFUSED,
+					  w->fe->acfg.recursion,
+					  w->fe->acfg.edns_size, w->out[out],
+					  UDP_BUF);
+			metrics_inc(&w->metrics, M_ACL_REFUSED);
+			metrics_inc(&w->metrics,
+				    len ? M_RCODE_REFUSED : M_DROPPED);
+		} else {
+			len = answer_query(z, zone_config(z), &w->fe->acfg,
+					   w->in[i], rmsg[i].msg_len,
+					   w->out[out], UDP_BUF, false,
+					   &w->scratch, &info);
+			count_answer(&w->metrics, &info);
+			if (info.action == ANSWER_FORWARD) {
+				if (udp_forward(w, fd, &from[i],
+						rmsg[i].msg_hdr.msg_namelen,
+						w->in[i], rmsg[i].msg_len,
+						w->out[out], &len))
+					continue; /* forward.c replies */
+			} else if (info.action != ANSWER_REPLY) {
+				len = 0;
+			}
+		}
+		if (len == 0) {
 			w->st.udp_dropped++;
 			continue;
 		}
 		w->st.udp_truncated += info.truncated;
+		/* smsg[out] is wired to w->out[out] (udp_vectors_init) */
 		siov[out].iov_len = len;
 		smsg[out].msg_hdr.msg_name = &from[i];
 		smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
@@ -238,11 +341,14 @@ udp_answer(struct worker *w, int fd, int n)
 			/* A full socket buffer or an unreachable client:
 			 * drop the rest of this batch. */
 			w->st.udp_dropped += (uint64_t)(out - sent);
+			metrics_add(&w->metrics, M_DROPPED,
+				    (uint64_t)(out - sent));
 			break;
 		}
 		sent += k;
 	}
 	w->st.udp_replies += (uint64_t)sent;
+	metrics_observe(&w->metrics, now_us() - t0, (uint64_t)sent);
 }
 
 static void
@@ -267,7 +373,9 @@ udp_drain(struct worker *w, int fd)
  * batch costs two syscalls (recvmmsg, sendmmsg) instead of three with
  * epoll_wait. The worker is an offline QSBR reader while it waits, so an
  * idle worker never delays a publish. frontend_stop() wakes it with
- * shutdown(SHUT_RD), after which recvmmsg returns 0. */
+ * shutdown(SHUT_RD), after which recvmmsg returns what is queued, then 0.
+ * forward.c also sends on this socket, always with MSG_DONTWAIT, so the
+ * socket's blocking mode does not reach it. */
 static void
 udp_loop_blocking(struct worker *w)
 {
@@ -284,8 +392,13 @@ udp_loop_blocking(struct worker *w)
 		rcu_thread_online();
 		if (n > 0)
 			udp_answer(w, fd, n);
+		/* Graceful stop, as the epoll loop's: what the kernel already
+		 * holds is answered (after SHUT_RD recvmmsg still returns what
+		 * is queued, then 0), so a query sent before SIGTERM is not
+		 * lost. */
 		if (atomic_load_explicit(&w->fe->stopping,
-					 memory_order_relaxed))
+					 memory_order_relaxed) &&
+		    n < UDP_BATCH)
 			break;
 		if (n < 0 && errno != EINTR && errno != EAGAIN) {
 			log_warn("frontend: recvmmsg");
@@ -325,8 +438,14 @@ udp_worker(void *arg)
 			else
 				udp_drain(w, fd);
 		}
-		if (stop)
+		if (stop) {
+			/* Graceful stop: what the kernel already holds for us
+			 * is answered, so a query sent before SIGTERM is not
+			 * lost; what arrives after is dropped at close. */
+			for (size_t s = 0; s < w->sock_count; s++)
+				udp_drain(w, w->socks[s]);
 			break;
+		}
 	}
 	rcu_unregister_thread();
 	return NULL;
@@ -364,15 +483,61 @@ lru_touch(struct tcp *t, struct conn *c)
 	c->last_ms = now_ms();
 }
 
+/* Closes c, counting it under why (an M_TCP_CLOSED_* row). */
 static void
-conn_close(struct tcp *t, struct conn *c)
+conn_close_why(struct tcp *t, struct conn *c, enum metric_id why)
 {
+	metrics_inc(&t->metrics, why);
 	lru_unlink(t, c);
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	free(c->pending);
-	free(c);
+	c->pending = NULL;
 	t->count--;
+	if (c->inflight == 0) {
+		free(c);
+		return;
+	}
+	/* forward.c still holds c: keep it (off the LRU) until its last
+	 * reply comes back, then tcp_done_drain() frees it. */
+	c->closed = true;
+	c->fd = -1;
+	c->next = t->zombies;
+	if (t->zombies)
+		t->zombies->prev = c;
+	t->zombies = c;
+}
+
+static void
+zombie_free(struct tcp *t, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->zombies = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+/* Sets what epoll reports for c: writability while a reply is pending,
+ * nothing while the connection has its fill of forwarded queries (reading
+ * on would only fill the buffer, and a level-triggered EPOLLIN would spin),
+ * else readability. */
+static void
+conn_want(struct tcp *t, struct conn *c)
+{
+	struct epoll_event ev = {.data.ptr = c};
+	ev.events = c->pending ? EPOLLOUT
+		    : c->inflight >= TCP_FWD_PER_CONN ? 0u
+						      : EPOLLIN;
+	epoll_ctl(t->ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void
+conn_close(struct tcp *t, struct conn *c)
+{
+	conn_close_why(t, c, M_TCP_CLOSED_OTHER);
 }
 
 /* Writes what is pending; returns false on a dead connection. */
@@ -432,25 +597,75 @@ conn_send(struct tcp *t, struct conn *c, const uint8_t *buf, size_t len)
 	return true;
 }
 
-/* Answers every complete frame in c->in while nothing is pending. The
- * replies (in order, RFC 7766 6.2.1.1 allows any) go out together in one
- * write per batch rather than one per query; what the socket does not
- * take becomes c->pending and reading stops until it drains, so a client
- * that never reads holds at most one batch. Returns false when the
+/* Runs on the forward thread: queues a forwarded reply for the TCP
+ * thread. Takes msg. */
+static void
+tcp_fwd_done(void *arg, uint8_t *msg, size_t len)
+{
+	struct conn *c = arg;
+	struct tcp *t = c->t;
+	struct done *d = xmalloc(sizeof(*d));
+	uint64_t one = 1;
+
+	d->next = NULL;
+	d->c = c;
+	d->msg = msg;
+	d->len = len;
+	pthread_mutex_lock(&t->done_lock);
+	if (t->done_tail)
+		t->done_tail->next = d;
+	else
+		t->done_head = d;
+	t->done_tail = d;
+	pthread_mutex_unlock(&t->done_lock);
+	if (write(t->done_fd, &one, sizeof(one)) < 0)
+		log_warn("frontend: tcp completion eventfd");
+}
+
+/* Hands one frame to forward.c; returns false (and a SERVFAIL in out, of
+ * capacity outcap, length in *len) when the queue is full. */
+static bool
+tcp_forward(struct tcp *t, struct conn *c, const struct frontend *fe,
+	    const uint8_t *q, size_t qlen, uint8_t *out, size_t outcap,
+	    size_t *len)
+{
+	struct forward_client cl = {.is_tcp = true, .done = tcp_fwd_done,
+				    .arg = c};
+	if (fe->fw != NULL && forward_submit(fe->fw, &cl, q, qlen) == 0) {
+		c->inflight++;
+		return true;
+	}
+	t->st.fwd_rejected++;
+	metrics_inc(&t->metrics, M_FWD_QUEUE_FULL);
+	metrics_inc(&t->metrics, M_RCODE_SERVFAIL);
+	*len = relay_error(q, qlen, WIRE_RCODE_SERVFAIL, true,
+			   fe->acfg.edns_size, out, outcap);
+	return false;
+}
+
+/* Answers every complete frame in c->in while nothing is pending and the
+ * connection has room for forwarded queries. The replies (in order; RFC
+ * 7766 6.2.1.1 allows any) go out together in one write per batch rather
+ * than one per query; what the socket does not take becomes c->pending
+ * and reading stops until it drains, so a client that never reads holds
+ * at most one batch. Returns false when the
  * connection must close. */
 static bool
 conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 {
 	size_t off = 0, used = 0;
+	uint64_t t0 = now_us(), replies = 0;
 	bool ok = true;
 
-	while (ok && c->pending == NULL && c->in_len - off >= 2) {
-		size_t flen = (size_t)(c->in[off] << 8 | c->in[off + 1]);
-		if (flen < WIRE_HDR_LEN || flen > TCP_IN_MAX) {
+	while (ok && c->pending == NULL && c->inflight < TCP_FWD_PER_CONN) {
+		size_t flen;
+		enum tcpframe_result fr = tcpframe_next(
+		    c->in + off, c->in_len - off, TCP_IN_MAX, &flen);
+		if (fr == TCPFRAME_BAD) {
 			ok = false; /* zero-length, runt or oversized frame */
 			break;
 		}
-		if (c->in_len - off - 2 < flen)
+		if (fr == TCPFRAME_MORE)
 			break;
 		if (sizeof(t->out) - used < 2 + WIRE_MSG_MAX) {
 			ok = conn_send(t, c, t->out, used);
@@ -458,22 +673,46 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 			if (!ok || c->pending != NULL)
 				break;
 		}
-		const struct zone *z = zone_current();
-		struct answer_info info;
-		size_t len = answer_query(z, zone_config(z), &fe->acfg,
-					  c->in + off + 2, flen,
-					  t->out + used + 2, WIRE_MSG_MAX, true,
-					  &t->scratch, &info);
-		rcu_quiescent_state();
+		const uint8_t *q = c->in + off + 2;
+		uint8_t *rep = t->out + used + 2;
+		size_t len;
 		t->st.tcp_queries++;
+		metrics_inc(&t->metrics, M_TCP_QUERIES);
 		off += 2 + flen;
-		if (info.action != ANSWER_REPLY)
-			continue;
+		if (!c->allowed) {
+			t->st.tcp_refused++;
+			len = relay_error(q, flen, WIRE_RCODE_REFUSED,
+					  fe->acfg.recursion, fe->acfg.edns_size,
+					  rep, WIRE_MSG_MAX);
+			metrics_inc(&t->metrics, M_ACL_REFUSED);
+			metrics_inc(&t->metrics,
+				    len ? M_RCODE_REFUSED : M_DROPPED);
+			if (len == 0)
+				continue;
+		} else {
+			const struct zone *z = zone_current();
+			struct answer_info info;
+			len = answer_query(z, zone_config(z), &fe->acfg, q,
+					   flen, rep, WIRE_MSG_MAX, true,
+					   &t->scratch, &info);
+			rcu_quiescent_state();
+			count_answer(&t->metrics, &info);
+			if (info.action == ANSWER_FORWARD) {
+				if (tcp_forward(t, c, fe, q, flen, rep,
+						WIRE_MSG_MAX, &len))
+					continue; /* the reply comes later */
+			} else if (info.action != ANSWER_REPLY) {
+				continue;
+			}
+		}
 		wire_put_u16_at(t->out + used, 0, (uint16_t)len);
 		used += 2 + len;
+		replies++;
 	}
 	if (ok && used > 0)
 		ok = conn_send(t, c, t->out, used);
+	if (replies > 0)
+		metrics_observe(&t->metrics, now_us() - t0, replies);
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
 	return ok;
@@ -499,7 +738,7 @@ conn_read(struct tcp *t, struct conn *c, const struct frontend *fe)
 		c->in_len += (size_t)k;
 		if (!conn_process(t, c, fe))
 			goto close;
-		if (c->pending != NULL)
+		if (c->pending != NULL || c->inflight >= TCP_FWD_PER_CONN)
 			break; /* backpressure: read again once drained */
 		if ((size_t)k < want)
 			break; /* drained for now; epoll (level-triggered)
@@ -508,6 +747,8 @@ conn_read(struct tcp *t, struct conn *c, const struct frontend *fe)
 	}
 	if (!conn_process(t, c, fe))
 		goto close;
+	if (c->pending == NULL && c->inflight >= TCP_FWD_PER_CONN)
+		conn_want(t, c);
 	lru_touch(t, c);
 	return;
 close:
@@ -518,7 +759,10 @@ static void
 tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 {
 	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &peer_len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				log_warnx("frontend: out of file descriptors "
@@ -529,13 +773,16 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		if (t->count >= fe->cfg->tcp_max_conns && t->head != NULL) {
 			/* At the cap the least recently active connection
 			 * makes room (RFC 7766 6.2.3). */
-			conn_close(t, t->head);
+			conn_close_why(t, t->head, M_TCP_CLOSED_CAP);
 			t->st.tcp_closed_cap++;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		struct conn *c = xcalloc(1, sizeof(*c));
 		c->fd = fd;
+		c->t = t;
+		c->allowed = acl_allows(rcu_dereference(fe->acl),
+					(const struct sockaddr *)&peer);
 		if (ep_add(t->ep, fd, EPOLLIN, c) != 0) {
 			close(fd);
 			free(c);
@@ -543,6 +790,7 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		}
 		t->count++;
 		t->st.tcp_conns++;
+		metrics_inc(&t->metrics, M_TCP_ACCEPTED);
 		lru_touch(t, c);
 	}
 }
@@ -582,6 +830,57 @@ conn_event(struct tcp *t, struct conn *c, uint32_t events,
 		conn_read(t, c, fe);
 }
 
+/* Takes the forwarded replies forward.c queued and writes each to its
+ * connection (RFC 7766 6.2.1.1: replies may come out of order). */
+static void
+tcp_done_drain(struct tcp *t, const struct frontend *fe)
+{
+	uint64_t v;
+	if (read(t->done_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("frontend: tcp completion eventfd");
+	pthread_mutex_lock(&t->done_lock);
+	struct done *list = t->done_head;
+	t->done_head = t->done_tail = NULL;
+	pthread_mutex_unlock(&t->done_lock);
+	while (list != NULL) {
+		struct done *d = list;
+		struct conn *c = d->c;
+		list = d->next;
+		c->inflight--;
+		if (c->closed) {
+			if (c->inflight == 0)
+				zombie_free(t, c);
+		} else {
+			bool ok = true;
+			bool was_full = c->inflight + 1 >= TCP_FWD_PER_CONN;
+			if (d->msg != NULL && c->pending != NULL) {
+				/* Behind a reply the client has not read:
+				 * append, the connection is not read
+				 * meanwhile, so this is bounded by
+				 * TCP_FWD_PER_CONN replies. */
+				c->pending = xrealloc(c->pending,
+						      c->pending_len + d->len);
+				memcpy(c->pending + c->pending_len, d->msg,
+				       d->len);
+				c->pending_len += d->len;
+			} else if (d->msg != NULL) {
+				ok = conn_send(t, c, d->msg, d->len);
+			}
+			if (ok && c->pending == NULL) {
+				if (was_full)
+					conn_want(t, c);
+				ok = conn_process(t, c, fe);
+			}
+			if (ok)
+				lru_touch(t, c);
+			else
+				conn_close(t, c);
+		}
+		free(d->msg);
+		free(d);
+	}
+}
+
 static void *
 tcp_thread(void *arg)
 {
@@ -615,6 +914,8 @@ tcp_thread(void *arg)
 			int lfd;
 			if (ptr == &fe->stop_fd) {
 				stop = true;
+			} else if (ptr == &t->done_fd) {
+				tcp_done_drain(t, fe);
 			} else if (is_listener(t, ptr, &lfd)) {
 				if (accept_count < ARRAY_SIZE(accept_fds))
 					accept_fds[accept_count++] = lfd;
@@ -627,15 +928,19 @@ tcp_thread(void *arg)
 		uint64_t now = now_ms();
 		while (t->head != NULL &&
 		       now - t->head->last_ms >= fe->cfg->tcp_idle_ms) {
-			conn_close(t, t->head);
+			conn_close_why(t, t->head, M_TCP_CLOSED_IDLE);
 			t->st.tcp_closed_idle++;
 		}
 		pthread_mutex_lock(&fe->stats_lock);
 		t->st.tcp_open = t->count;
 		pthread_mutex_unlock(&fe->stats_lock);
+		metrics_set(&t->metrics, M_TCP_OPEN, t->count);
 	}
 	while (t->head != NULL)
 		conn_close(t, t->head);
+	/* Replies still to come are freed unread by frontend_free(). */
+	while (t->zombies != NULL)
+		zombie_free(t, t->zombies);
 	rcu_unregister_thread();
 	return NULL;
 }
@@ -650,6 +955,8 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 
 	fe->cfg = cfg;
 	fe->acfg = *acfg;
+	fe->acl = xmalloc(sizeof(*fe->acl));
+	*fe->acl = cfg->allow;
 	pthread_mutex_init(&fe->stats_lock, NULL);
 	atomic_init(&fe->stopping, false);
 	fe->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -664,6 +971,7 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 		w->fe = fe;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		answer_scratch_init(&w->scratch);
+		metrics_register(&w->metrics);
 		ep_add(w->ep, fe->stop_fd, EPOLLIN, (void *)(intptr_t)fe->stop_fd);
 		for (size_t l = 0; l < cfg->listen_count; l++) {
 			int fd = open_socket(&cfg->listen[l], false);
@@ -676,7 +984,13 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 	fe->tcp = xcalloc(1, sizeof(*fe->tcp));
 	fe->tcp->ep = epoll_create1(EPOLL_CLOEXEC);
 	answer_scratch_init(&fe->tcp->scratch);
+	metrics_register(&fe->tcp->metrics);
 	ep_add(fe->tcp->ep, fe->stop_fd, EPOLLIN, &fe->stop_fd);
+	pthread_mutex_init(&fe->tcp->done_lock, NULL);
+	fe->tcp->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fe->tcp->done_fd < 0)
+		fatal("frontend: eventfd");
+	ep_add(fe->tcp->ep, fe->tcp->done_fd, EPOLLIN, &fe->tcp->done_fd);
 	for (size_t l = 0; l < cfg->listen_count; l++) {
 		int fd = open_socket(&cfg->listen[l], true);
 		if (fd < 0)
@@ -693,6 +1007,12 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 fail:
 	frontend_free(fe);
 	return NULL;
+}
+
+void
+frontend_set_forward(struct frontend *fe, struct forward *fw)
+{
+	fe->fw = fw;
 }
 
 int
@@ -737,10 +1057,23 @@ frontend_stop(struct frontend *fe)
 }
 
 void
+frontend_set_acl(struct frontend *fe, const struct acl *acl)
+{
+	struct acl *next = xmalloc(sizeof(*next));
+	*next = *acl;
+	struct acl *old = rcu_xchg_pointer(&fe->acl, next);
+	/* Workers check the ACL inside a batch; once each has passed a
+	 * quiescent state none holds the old one. */
+	synchronize_rcu();
+	free(old);
+}
+
+void
 frontend_free(struct frontend *fe)
 {
 	if (fe == NULL)
 		return;
+	free(fe->acl);
 	for (size_t i = 0; i < fe->worker_count; i++) {
 		struct worker *w = fe->workers[i];
 		if (w == NULL)
@@ -749,6 +1082,7 @@ frontend_free(struct frontend *fe)
 			close(w->socks[s]);
 		if (w->ep >= 0)
 			close(w->ep);
+		metrics_unregister(&w->metrics);
 		free(w);
 	}
 	free(fe->workers);
@@ -756,6 +1090,15 @@ frontend_free(struct frontend *fe)
 		for (size_t s = 0; s < fe->tcp->sock_count; s++)
 			close(fe->tcp->socks[s]);
 		close(fe->tcp->ep);
+		while (fe->tcp->done_head != NULL) {
+			struct done *d = fe->tcp->done_head;
+			fe->tcp->done_head = d->next;
+			free(d->msg);
+			free(d);
+		}
+		close(fe->tcp->done_fd);
+		pthread_mutex_destroy(&fe->tcp->done_lock);
+		metrics_unregister(&fe->tcp->metrics);
 		free(fe->tcp);
 	}
 	close(fe->stop_fd);
@@ -776,7 +1119,11 @@ frontend_get_stats(struct frontend *fe, struct frontend_stats *st)
 		st->udp_replies += w->udp_replies;
 		st->udp_dropped += w->udp_dropped;
 		st->udp_truncated += w->udp_truncated;
+		st->udp_refused += w->udp_refused;
+		st->fwd_rejected += w->fwd_rejected;
 	}
+	st->tcp_refused = fe->tcp->st.tcp_refused;
+	st->fwd_rejected += fe->tcp->st.fwd_rejected;
 	st->tcp_queries = fe->tcp->st.tcp_queries;
 	st->tcp_conns = fe->tcp->st.tcp_conns;
 	st->tcp_closed_idle = fe->tcp->st.tcp_closed_idle;

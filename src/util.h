@@ -57,6 +57,18 @@ rng_below(struct rng *r, uint32_t n)
 	return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32);
 }
 
+/* FNV-1a over len bytes: small keys (names), not adversarial-proof. */
+static inline uint64_t
+hash_fnv1a(const uint8_t *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
 /* Case-insensitive ASCII helpers (DNS names compare this way, RFC 4343). */
 static inline uint8_t
 ascii_lower(uint8_t c)

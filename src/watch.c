@@ -28,7 +28,8 @@
  * comes only from the X-Consul-Index header. An index that goes backwards
  * resets to 0 (the reply is still used: it is current data); an index
  * below 1 is treated as 1, so a buggy 0 cannot make the next query return
- * at once. A reply whose index did not move is not parsed again.
+ * at once. A reply whose index did not move is not parsed again, except
+ * the catalog's (see "Empty lists").
  *
  * Pacing. Rate limiter: after a reply that did not move the index, an
  * endpoint's next request starts no earlier than RATE_MIN_MS (the change
@@ -99,7 +100,42 @@
  * service keeps serving its last good zsvc. Transport errors, 429 and 5xx
  * start one "consul unreachable" episode (warn once, info on recovery);
  * other failures are logged once per endpoint per episode through a shared
- * rate limiter. Every failure counts in watch_status.errors. */
+ * rate limiter. Every failure counts in watch_status.errors, and every
+ * request's outcome in the metrics (metrics.h, consul_requests_total).
+ *
+ * Status. The watch thread keeps struct watch_status in w->status and
+ * copies it, after each loop iteration and each publish, into a seqlock
+ * (w->st_seq, w->st_slot[]) that other threads read without a lock: the DNS
+ * workers (CHAOS status.srvshim) and the HTTP thread (/ready, /metrics).
+ * "current" means synced and no endpoint in an error episode; current_ms is
+ * when that was last true, so the age of the data served is exact to the
+ * millisecond when asked, while the status itself is refreshed at least
+ * every LOOP_MAX_WAIT_MS.
+ *
+ * Empty lists. An empty service list while services with instances are
+ * being served is suspicious (a token whose policy lost service:read, an
+ * agent answering before it has synced, a proxy in the way): applied at
+ * once it would turn every name into NXDOMAIN. So it is held, logged, and
+ * EMPTY_CONFIRM_MS later one of those services' health endpoint is asked
+ * (a plain read). No instances there either: Consul agrees with itself,
+ * the list is applied and every service dropped (converging to Consul's
+ * truth, as after an agent restarted empty). Instances there: the list
+ * contradicts Consul's own health data; it is an error of the catalog
+ * endpoint (logged once per episode, backoff, retried as a plain read),
+ * and the table stays as it was. The catalog's replies are parsed even
+ * when its index did not move: a policy change alters what a token sees
+ * without moving the index, so a list confirmed empty comes back with the
+ * next reply (at most one wait later).
+ *
+ * Staleness. The data is fresh while the first sync is done and no
+ * endpoint is in an error episode; its age is the time since it was last
+ * fresh. With --max-stale, once that age passes the limit the snapshot is
+ * republished marked stale (answer.c: in-zone SERVFAIL), and unmarked once
+ * every endpoint has had a good reply again; both moves are logged. The
+ * query path reads one flag in the snapshot it already holds. An open
+ * blocking query counts as fresh: a peer that accepts and never answers
+ * is noticed at the request's timeout (wait * 17/16 + TIMEOUT_MARGIN_MS),
+ * so --max-stale is only as exact as that for a silent hang. */
 #include "config_feat.h"
 
 #include <errno.h>
@@ -115,6 +151,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "watch.h"
 
@@ -132,6 +169,8 @@
 #define SWEEP_STEP_MS 100u	   /* safety net pacing */
 #define LOOP_MAX_WAIT_MS 1000u
 #define LOG_INTERVAL_MS 10000u
+#define EMPTY_CONFIRM_MS 2000u	   /* a suspicious empty service list waits
+				    * this long for its confirmation */
 
 /* One polled Consul URL. */
 struct endpoint {
@@ -204,8 +243,30 @@ struct watch {
 	uint64_t last_ok_ms;
 	struct log_ratelimit rl_fail;
 
-	pthread_mutex_t status_lock;
-	struct watch_status status; /* guarded by status_lock */
+	/* A suspicious empty service list (see "Empty lists" above). */
+	bool empty_pending;	 /* one is waiting for confirmation */
+	uint64_t empty_index;	 /* its X-Consul-Index */
+	uint64_t empty_probe_ms; /* when the probe starts */
+	char *probe_name;	 /* the service asked; owned */
+	struct http_req *probe;	 /* in flight, or NULL; owned by http.c */
+
+	/* --max-stale (see "Staleness" above). */
+	uint64_t max_stale_ms;	 /* 0: off */
+	uint64_t fresh_ms;	 /* the data was last fresh then */
+	bool stale;		 /* the published snapshot is marked stale */
+
+	struct watch_status status; /* the watch thread's copy */
+	atomic_uint_fast64_t st_seq; /* seqlock over st_slot: odd = writing */
+	atomic_uint_fast64_t st_slot[13];
+	struct metrics_block metrics; /* written by the watch thread only */
+
+	/* Reload: main hands a new zone configuration over (guarded by
+	 * reconf_lock); the watch thread adopts it into zcfg_own. */
+	pthread_mutex_t reconf_lock;
+	bool reconf_pending;
+	struct zone_cfg reconf;		  /* svc_ttls: owned copy */
+	struct zone_cfg zcfg_own;	  /* svc_ttls: owned copy */
+	bool zcfg_owned;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -350,6 +411,16 @@ ep_cancel(struct watch *w, struct endpoint *ep)
 	ep_finished(w, ep);
 }
 
+static bool any_failing(const struct watch *w, const struct endpoint *except);
+
+/* Is the data fresh: synced, and no endpoint in an error episode? */
+static bool
+stale_fresh(const struct watch *w)
+{
+	return w->synced && !w->consul_down && !w->empty_pending &&
+	       !any_failing(w, NULL);
+}
+
 /* Schedules a retry after an error and counts it; logs detail once per
  * episode (rate-limited) unless quiet. */
 static void
@@ -358,6 +429,10 @@ ep_fail(struct watch *w, struct endpoint *ep, const char *subject,
 {
 	uint64_t b = ep->backoff_ms, suppressed = 0;
 
+	/* The data was fresh until this first failure (the loop may not
+	 * have looked for up to LOOP_MAX_WAIT_MS). */
+	if (w->max_stale_ms > 0 && stale_fresh(w))
+		w->fresh_ms = now_ms();
 	b = b == 0 ? BACKOFF_MIN_MS : MIN(b * 2, (uint64_t)BACKOFF_MAX_MS);
 	ep->backoff_ms = b;
 	/* The retry is a plain read, not a blocking one: an agent that came
@@ -398,6 +473,7 @@ ep_ok(struct watch *w, struct endpoint *ep, const char *subject,
 	} else if (idx < 1) {
 		idx = 1;
 	}
+	metrics_inc(&w->metrics, M_CONSUL_OK);
 	ep->index = idx;
 	ep->backoff_ms = 0;
 	ep->resync = false;
@@ -413,6 +489,19 @@ ep_ok(struct watch *w, struct endpoint *ep, const char *subject,
 	w->last_ok_ms = now;
 }
 
+/* Is an endpoint other than except (NULL: any) in an error episode? */
+static bool
+any_failing(const struct watch *w, const struct endpoint *except)
+{
+	if ((w->catalog.failing && &w->catalog != except) ||
+	    (w->states.failing && &w->states != except))
+		return true;
+	for (size_t i = 0; i < w->svc_count; i++)
+		if (w->svcs[i]->ep.failing && &w->svcs[i]->ep != except)
+			return true;
+	return false;
+}
+
 /* Sorts out replies that carry no usable body. Returns true for an HTTP
  * 200; otherwise schedules the retry (ep_fail) and returns false. */
 static bool
@@ -422,7 +511,10 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 	char detail[160], text[96];
 
 	if (rep->err == 0 && rep->status == 200) {
-		if (w->consul_down) {
+		/* The episode ends when every endpoint has come back: one
+		 * that answers while another keeps getting 429 or 5xx does
+		 * not end it, or the warning would repeat at every retry. */
+		if (w->consul_down && !any_failing(w, ep)) {
 			log_info("watch: consul %s, recovered (after %" PRIu64
 				 " failed requests)",
 				 w->consul->addr_text ? w->consul->addr_text : "",
@@ -431,6 +523,16 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 		}
 		return true;
 	}
+	if (rep->err == -SRV_ETIMEOUT)
+		metrics_inc(&w->metrics, M_CONSUL_TIMEOUT);
+	else if (rep->err != 0)
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
+	else if (rep->status == 429)
+		metrics_inc(&w->metrics, M_CONSUL_HTTP_429);
+	else if (rep->status >= 500)
+		metrics_inc(&w->metrics, M_CONSUL_HTTP_5XX);
+	else
+		metrics_inc(&w->metrics, M_CONSUL_HTTP_OTHER);
 	if (rep->err != 0) {
 		snprintf(detail, sizeof(detail), "%s", rep->errtext);
 	} else {
@@ -439,14 +541,20 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 			 text[0] ? ": " : "", text);
 	}
 	/* Consul itself is down or overloaded: one message for the whole
-	 * episode, not one per endpoint. */
-	if (rep->err != 0 || rep->status >= 500 || rep->status == 429) {
+	 * episode, not one per endpoint. A body over the cap is this
+	 * endpoint's problem, not Consul being away. */
+	if ((rep->err != 0 && rep->err != -SRV_ERANGE) || rep->status >= 500 ||
+	    rep->status == 429) {
 		if (!w->consul_down) {
-			log_warnx("watch: consul %s, %s (%s), serving the last "
-				  "good data",
+			log_warnx("watch: consul %s, %s (%s), %s",
 				  w->consul->addr_text ? w->consul->addr_text : "",
 				  rep->err != 0 ? "unreachable" : "unavailable",
-				  detail);
+				  detail,
+				  w->synced ? "serving the last good data"
+					    : "no data yet: zone queries get "
+					      "SERVFAIL until the first sync "
+					      "(check --consul / "
+					      "CONSUL_HTTP_ADDR, TLS and token)");
 			w->consul_down = true;
 			w->down_errors = 0;
 		}
@@ -583,6 +691,7 @@ svc_start(struct watch *w, struct svc *s)
 	if (err != 0) {
 		snprintf(subject, sizeof(subject), "service %s", s->name);
 		s->ep.req = NULL;
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
 		ep_fail(w, &s->ep, subject, srv_strerror(err), false);
 		return;
 	}
@@ -632,6 +741,7 @@ on_service(void *arg, const struct http_reply *rep)
 				   &skipped);
 	if (err != 0) {
 		catalog_record_fini(&rec);
+		metrics_inc(&w->metrics, M_CONSUL_MALFORMED);
 		ep_fail(w, &s->ep, subject, "malformed reply", false);
 		s->dirty = s->dirty || s->ep.ok_once;
 		return;
@@ -720,27 +830,147 @@ merge_names(struct watch *w, char **names, size_t count)
 			  added, dropped, n, w->catalog.index);
 }
 
+/* An empty service list when services with instances are being served
+ * is not applied at once (see "Empty lists" at the top of this file).
+ * Returns true when rep is held for confirmation, false when an empty
+ * list is nothing to be suspicious of. */
+static bool
+empty_suspect(struct watch *w, const struct http_reply *rep)
+{
+	const struct svc *probe = NULL;
+	size_t with_instances = 0;
+
+	for (size_t i = 0; i < w->svc_count; i++) {
+		if (w->svcs[i]->node_count == 0)
+			continue;
+		with_instances++;
+		if (probe == NULL)
+			probe = w->svcs[i];
+	}
+	if (probe == NULL)
+		return false;
+	/* Logged once per episode: a contradicted list fails the catalog
+	 * endpoint, and the retries of that episode stay quiet. */
+	if (!w->catalog.failing)
+		log_warnx("watch: catalog, empty service list after %zu "
+			  "services with instances (index %" PRIu64 "), "
+			  "keeping them until service %s confirms it",
+			  with_instances, rep->has_index ? rep->index : 0,
+			  probe->name);
+	w->empty_pending = true;
+	w->empty_index = rep->has_index ? rep->index : 0;
+	w->empty_probe_ms = now_ms() + EMPTY_CONFIRM_MS;
+	free(w->probe_name);
+	w->probe_name = xstrdup(probe->name);
+	w->catalog.next_ms = UINT64_MAX; /* no catalog request meanwhile */
+	return true;
+}
+
+static void
+empty_done(struct watch *w)
+{
+	w->empty_pending = false;
+	free(w->probe_name);
+	w->probe_name = NULL;
+	if (w->catalog.next_ms == UINT64_MAX)
+		w->catalog.next_ms = 0;
+}
+
+/* The probe's reply decides: the service's health endpoint still listing
+ * instances contradicts the empty list (an error: the catalog retries
+ * after its backoff, the table stays); none confirms it. */
+static void
+on_probe(void *arg, const struct http_reply *rep)
+{
+	struct watch *w = arg;
+	struct svc_record rec;
+	char detail[160 + 256];
+	size_t skipped = 0;
+
+	w->probe = NULL;
+	if (!reply_usable(w, &w->catalog, "catalog", rep)) {
+		empty_done(w); /* reply_usable scheduled the retry */
+		return;
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (catalog_parse_health(rep->body, rep->body_len, w->probe_name, &rec,
+				 &skipped) != 0) {
+		catalog_record_fini(&rec);
+		empty_done(w);
+		ep_fail(w, &w->catalog, "catalog", "malformed reply", false);
+		return;
+	}
+	if (rec.count + skipped > 0) {
+		snprintf(detail, sizeof(detail),
+			 "empty service list, but service %s still has %zu "
+			 "instances",
+			 w->probe_name, rec.count + skipped);
+		catalog_record_fini(&rec);
+		empty_done(w);
+		ep_fail(w, &w->catalog, "catalog", detail, false);
+		return;
+	}
+	catalog_record_fini(&rec);
+	log_warnx("watch: catalog, empty service list confirmed (service %s "
+		  "has no instances either), dropping %zu services",
+		  w->probe_name, w->svc_count);
+	{
+		struct http_reply held = {.status = 200,
+					  .has_index = w->empty_index > 0,
+					  .index = w->empty_index};
+		empty_done(w);
+		if (w->catalog.ok_once)
+			w->catalog_moved_ms = now_ms();
+		ep_ok(w, &w->catalog, "catalog", &held, RATE_MIN_MS);
+	}
+	merge_names(w, NULL, 0);
+}
+
+static void
+probe_start(struct watch *w)
+{
+	char *esc = http_escape(w->probe_name);
+	char *path = build_path(w, "/v1/health/service", esc, 0);
+	int err = http_get(w->http, path, ONESHOT_TIMEOUT_MS, on_probe, w,
+			   &w->probe);
+
+	free(path);
+	free(esc);
+	if (err != 0) {
+		w->probe = NULL;
+		empty_done(w);
+		ep_fail(w, &w->catalog, "catalog", srv_strerror(err), false);
+	}
+}
+
 static void
 on_catalog(void *arg, const struct http_reply *rep)
 {
 	struct watch *w = arg;
 	char **names = NULL;
 	size_t count = 0;
+	bool moved;
 
 	ep_finished(w, &w->catalog);
 	if (!reply_usable(w, &w->catalog, "catalog", rep))
 		return;
-	if (w->catalog.ok_once && rep->has_index &&
-	    rep->index == w->catalog.index && !w->catalog.resync) {
-		ep_ok(w, &w->catalog, "catalog", rep, RATE_MIN_MS);
-		return;
-	}
+	/* Parsed even when the index did not move (a list of names is
+	 * cheap): an ACL policy change alters what the token sees without
+	 * moving the index, and an empty list confirmed under one policy
+	 * must be undone when the next reply lists services again. */
+	moved = !w->catalog.ok_once || !rep->has_index ||
+		rep->index != w->catalog.index || w->catalog.resync;
 	if (catalog_parse_services(rep->body, rep->body_len, &names, &count) !=
 	    0) {
+		metrics_inc(&w->metrics, M_CONSUL_MALFORMED);
 		ep_fail(w, &w->catalog, "catalog", "malformed reply", false);
 		return;
 	}
-	if (w->catalog.ok_once)
+	if (count == 0 && empty_suspect(w, rep)) {
+		catalog_names_free(names, count);
+		return; /* held until the probe confirms or contradicts it */
+	}
+	if (w->catalog.ok_once && moved)
 		w->catalog_moved_ms = now_ms();
 	ep_ok(w, &w->catalog, "catalog", rep, RATE_MIN_MS);
 	merge_names(w, names, count);
@@ -759,6 +989,7 @@ catalog_start(struct watch *w)
 	free(path);
 	if (err != 0) {
 		w->catalog.req = NULL;
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
 		ep_fail(w, &w->catalog, "catalog", srv_strerror(err), false);
 		return;
 	}
@@ -826,6 +1057,7 @@ on_states(void *arg, const struct http_reply *rep)
 		return;
 	}
 	if (catalog_parse_states(rep->body, rep->body_len, &st, &count) != 0) {
+		metrics_inc(&w->metrics, M_CONSUL_MALFORMED);
 		ep_fail(w, &w->states, "change detector", "malformed reply",
 			false);
 		return;
@@ -872,6 +1104,7 @@ states_start(struct watch *w)
 	free(path);
 	if (err != 0) {
 		w->states.req = NULL;
+		metrics_inc(&w->metrics, M_CONSUL_ERROR);
 		ep_fail(w, &w->states, "change detector", srv_strerror(err),
 			false);
 		return;
@@ -904,6 +1137,12 @@ schedule(struct watch *w, uint64_t now)
 
 	if (ep_due(&w->catalog, now, &next))
 		catalog_start(w);
+	if (w->empty_pending && w->probe == NULL) {
+		if (now >= w->empty_probe_ms)
+			probe_start(w);
+		else
+			next = MIN(next, w->empty_probe_ms);
+	}
 
 	for (size_t i = 0; i < w->svc_count; i++) {
 		struct svc *s = w->svcs[i];
@@ -982,6 +1221,29 @@ all_fetched(const struct watch *w)
 	return true;
 }
 
+/* ---- status (seqlock) ------------------------------------------------ */
+
+/* Packs w->status into the slots. Only the watch thread writes (and
+ * watch_new() before the thread exists). */
+static void
+status_store(struct watch *w)
+{
+	const struct watch_status *st = &w->status;
+	uint64_t v[ARRAY_SIZE(w->st_slot)] = {st->synced, st->connected, st->last_sync_ms,
+			  st->catalog_index, st->services, st->instances,
+			  st->watches, st->max_watches, st->errors, st->serial,
+			  st->current, st->current_ms, st->loop_ms};
+	uint_fast64_t seq = atomic_load_explicit(&w->st_seq,
+						 memory_order_relaxed);
+
+	atomic_store_explicit(&w->st_seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+		atomic_store_explicit(&w->st_slot[i], v[i],
+				      memory_order_relaxed);
+	atomic_store_explicit(&w->st_seq, seq + 2, memory_order_release);
+}
+
 static void
 publish(struct watch *w)
 {
@@ -997,10 +1259,13 @@ publish(struct watch *w)
 	/* Incremental: only the services that changed since the current
 	 * snapshot are re-indexed (zone.h); this thread is its only writer. */
 	z = zone_new_from(zone_current(), w->zcfg, arr, n, w->serial, true);
+	if (w->stale)
+		zone_set_stale(z);
 	free(arr);
 	services = zone_service_count(z);
 	instances = zone_instance_count(z);
 	zone_publish(z);
+	metrics_inc(&w->metrics, M_PUBLISHES);
 
 	if (w->changed_count == 1 && w->changed_one != NULL) {
 		const struct svc *s = w->changed_one;
@@ -1018,17 +1283,16 @@ publish(struct watch *w)
 	w->changed_count = 0;
 	w->changed_one = NULL;
 
-	pthread_mutex_lock(&w->status_lock);
 	w->status.services = (unsigned)services;
 	w->status.instances = (unsigned)instances;
 	w->status.serial = w->serial;
-	pthread_mutex_unlock(&w->status_lock);
+	status_store(w);
 }
 
 static void
 update_status(struct watch *w)
 {
-	pthread_mutex_lock(&w->status_lock);
+	w->status.loop_ms = now_ms();
 	w->status.synced = w->synced;
 	w->status.connected = !w->consul_down && w->catalog.ok_once;
 	w->status.last_sync_ms = w->last_ok_ms;
@@ -1036,8 +1300,41 @@ update_status(struct watch *w)
 	w->status.watches = w->blocking;
 	w->status.max_watches = w->max_watches;
 	w->status.errors = w->errors;
-	pthread_mutex_unlock(&w->status_lock);
+	w->status.current = stale_fresh(w); /* as --max-stale sees it */
+	if (w->status.current)
+		w->status.current_ms = now_ms();
+	status_store(w);
 }
+
+/* --max-stale (see "Staleness" above): republishes the snapshot marked
+ * stale, or unmarked, when the data crosses the limit either way. Returns
+ * when it must be looked at again (the moment it would go stale). */
+static uint64_t
+stale_check(struct watch *w, uint64_t now)
+{
+	bool fresh = stale_fresh(w);
+	bool stale;
+
+	if (fresh || w->fresh_ms == 0)
+		w->fresh_ms = now;
+	if (w->max_stale_ms == 0 || !w->synced)
+		return UINT64_MAX;
+	stale = !fresh && now - w->fresh_ms >= w->max_stale_ms;
+	if (stale != w->stale) {
+		w->stale = stale;
+		if (stale)
+			log_warnx("watch: data, stale, no complete reply from "
+				  "consul for %" PRIu64 " ms (--max-stale "
+				  "%" PRIu64 " ms), answering SERVFAIL",
+				  now - w->fresh_ms, w->max_stale_ms);
+		else
+			log_info("watch: data, fresh again, answering");
+		publish(w);
+	}
+	return fresh || stale ? UINT64_MAX : w->fresh_ms + w->max_stale_ms;
+}
+
+static void adopt_reconf(struct watch *w);
 
 static void *
 loop(void *arg)
@@ -1046,8 +1343,9 @@ loop(void *arg)
 
 	rng_seed(&w->rng);
 	while (!atomic_load(&w->stop)) {
+		adopt_reconf(w);
 		uint64_t now = now_ms();
-		uint64_t next = schedule(w, now);
+		uint64_t next = MIN(schedule(w, now), stale_check(w, now));
 
 		if (http_run(w->http, next > now ? next - now : 0) != 0) {
 			struct timespec ts = {0, 100 * 1000000L};
@@ -1065,12 +1363,90 @@ loop(void *arg)
 		} else if (w->synced && w->changed) {
 			publish(w);
 		}
+		if (w->max_stale_ms > 0)
+			stale_check(w, now_ms());
 		update_status(w);
 	}
 	return NULL;
 }
 
+/* ---- reload ------------------------------------------------------------- */
+
+static struct zone_svc_ttl *
+ttls_copy(const struct zone_svc_ttl *t, size_t n)
+{
+	struct zone_svc_ttl *c = xcalloc(n ? n : 1, sizeof(*c));
+	for (size_t i = 0; i < n; i++) {
+		c[i].name = xstrdup(t[i].name);
+		c[i].ttl_s = t[i].ttl_s;
+	}
+	return c;
+}
+
+static void
+ttls_free(const struct zone_cfg *zc)
+{
+	for (size_t i = 0; i < zc->svc_ttl_count; i++)
+		free(zc->svc_ttls[i].name);
+	free((void *)zc->svc_ttls);
+}
+
+/* Adopts a configuration handed over by watch_set_zone_cfg(): every
+ * service is fetched again at once (a plain read) and compiled under the
+ * new configuration; until its reply arrives the old form keeps serving,
+ * so a reload never makes an answer disappear. */
+static void
+adopt_reconf(struct watch *w)
+{
+	struct zone_cfg next;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&w->reconf_lock);
+	if (!w->reconf_pending) {
+		pthread_mutex_unlock(&w->reconf_lock);
+		return;
+	}
+	next = w->reconf;
+	w->reconf_pending = false;
+	pthread_mutex_unlock(&w->reconf_lock);
+
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	w->zcfg_own = next;
+	w->zcfg_owned = true;
+	w->zcfg = &w->zcfg_own;
+	for (size_t i = 0; i < w->svc_count; i++) {
+		struct svc *sv = w->svcs[i];
+		if (sv->unservable)
+			continue;
+		if (sv->ep.req != NULL && sv->req_oneshot)
+			w->oneshots--;
+		sv->req_oneshot = false;
+		ep_cancel(w, &sv->ep);
+		sv->ep.resync = true;
+		sv->ep.next_ms = now;
+		sv->rec_hash = 0; /* compile the next reply whatever it hashes to */
+		if (!sv->has_slot)
+			sv->dirty = true;
+	}
+	log_info("watch: configuration reloaded, refetching %zu services",
+		 w->svc_count);
+}
+
 /* ---- public ------------------------------------------------------------- */
+
+void
+watch_set_zone_cfg(struct watch *w, const struct zone_cfg *zc)
+{
+	pthread_mutex_lock(&w->reconf_lock);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
+	w->reconf = *zc;
+	w->reconf.svc_ttls = ttls_copy(zc->svc_ttls, zc->svc_ttl_count);
+	w->reconf_pending = true;
+	pthread_mutex_unlock(&w->reconf_lock);
+	http_wakeup(w->http);
+}
 
 struct watch *
 watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
@@ -1088,10 +1464,21 @@ watch_new(const struct consul_cfg *consul, const struct zone_cfg *zcfg,
 	atomic_init(&w->stop, false);
 	w->serial = (uint32_t)wall_s();
 	w->rl_fail = (struct log_ratelimit)LOG_RATELIMIT_INIT(LOG_INTERVAL_MS);
-	pthread_mutex_init(&w->status_lock, NULL);
+	pthread_mutex_init(&w->reconf_lock, NULL);
 	w->status.max_watches = max_watches;
 	w->status.serial = w->serial;
+	atomic_init(&w->st_seq, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(w->st_slot); i++)
+		atomic_init(&w->st_slot[i], 0);
+	status_store(w);
+	metrics_register(&w->metrics);
 	return w;
+}
+
+void
+watch_set_max_stale(struct watch *w, uint64_t max_stale_ms)
+{
+	w->max_stale_ms = max_stale_ms;
 }
 
 int
@@ -1131,17 +1518,59 @@ watch_free(struct watch *w)
 		svc_free(w, w->svcs[i]);
 	free(w->svcs);
 	ep_cancel(w, &w->catalog);
+	http_cancel(w->http, w->probe);
+	free(w->probe_name);
 	states_stop(w);
 	http_free(w->http);
 	free(w->dc_esc);
-	pthread_mutex_destroy(&w->status_lock);
+	metrics_unregister(&w->metrics);
+	if (w->zcfg_owned)
+		ttls_free(&w->zcfg_own);
+	if (w->reconf_pending)
+		ttls_free(&w->reconf);
+	pthread_mutex_destroy(&w->reconf_lock);
 	free(w);
 }
 
 void
 watch_get_status(struct watch *w, struct watch_status *st)
 {
-	pthread_mutex_lock(&w->status_lock);
-	*st = w->status;
-	pthread_mutex_unlock(&w->status_lock);
+	uint64_t v[ARRAY_SIZE(w->st_slot)];
+	uint_fast64_t s1, s2;
+
+	/* The writer holds the sequence odd for a dozen stores, once per
+	 * loop iteration: a retry is rare and short. */
+	do {
+		s1 = atomic_load_explicit(&w->st_seq, memory_order_acquire);
+		for (size_t i = 0; i < ARRAY_SIZE(v); i++)
+			v[i] = atomic_load_explicit(&w->st_slot[i],
+						    memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&w->st_seq, memory_order_relaxed);
+	} while ((s1 & 1) != 0 || s1 != s2);
+	*st = (struct watch_status){
+	    .synced = v[0] != 0,
+	    .connected = v[1] != 0,
+	    .last_sync_ms = v[2],
+	    .catalog_index = v[3],
+	    .services = (unsigned)v[4],
+	    .instances = (unsigned)v[5],
+	    .watches = (unsigned)v[6],
+	    .max_watches = (unsigned)v[7],
+	    .errors = v[8],
+	    .serial = (uint32_t)v[9],
+	    .current = v[10] != 0,
+	    .current_ms = v[11],
+	    .loop_ms = v[12],
+	};
+}
+
+uint64_t
+watch_status_data_age_ms(const struct watch_status *st, uint64_t now)
+{
+	if (st->current_ms == 0)
+		return UINT64_MAX;
+	if (st->current)
+		return 0;
+	return now > st->current_ms ? now - st->current_ms : 0;
 }

@@ -33,18 +33,39 @@ struct watch_status {
 	unsigned max_watches;
 	uint64_t errors;       /* failed Consul requests since start */
 	uint32_t serial;       /* SOA serial of the current snapshot */
+	bool current;	       /* synced, and every endpoint's last request
+				* succeeded: the data is as fresh as Consul's */
+	uint64_t current_ms;   /* now_ms() when that was last true, 0 never;
+				* data age = current ? 0 : now - current_ms */
+	uint64_t loop_ms;      /* now_ms() of the watch loop's last turn */
 };
 
 /* Returns new; borrows consul and zcfg for its whole life (the caller keeps
  * them alive until watch_free()). */
 struct watch *watch_new(const struct consul_cfg *consul,
 			const struct zone_cfg *zcfg, unsigned max_watches);
+/* --max-stale: once no complete, error-free view of Consul has been had
+ * for max_stale_ms, publish the snapshot marked stale (in-zone queries get
+ * SERVFAIL) until it is fresh again; 0 (the default) serves the last good
+ * data forever. Call before watch_start(). */
+void watch_set_max_stale(struct watch *w, uint64_t max_stale_ms);
 /* Starts the watch thread. Returns 0 or -SRV_EIO. */
 int watch_start(struct watch *w);
 /* Stops the thread (wakes any blocking query) and joins it. */
 void watch_stop(struct watch *w);
 void watch_free(struct watch *w); /* takes NULL */
-/* A consistent copy of the status; safe from any thread. */
+/* Hands a new zone configuration to the watch (reload): TTLs, negative
+ * TTL, only-passing, weight scale, per-service TTLs. Copied (svc_ttls
+ * too); the watch thread refetches and recompiles every service under it,
+ * the old forms serving until then. The apex must not change. Safe from
+ * any thread. */
+void watch_set_zone_cfg(struct watch *w, const struct zone_cfg *zc);
+/* A consistent copy of the status; safe from any thread, lock-free (a
+ * seqlock: the watch thread is the only writer), so the query path may
+ * call it. */
 void watch_get_status(struct watch *w, struct watch_status *st);
+/* Age in ms of the data served, as of now: 0 while current, UINT64_MAX
+ * before the first sync. */
+uint64_t watch_status_data_age_ms(const struct watch_status *st, uint64_t now);
 
 #endif

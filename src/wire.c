@@ -180,6 +180,25 @@ wire_name_to_text(const uint8_t *name, size_t len, char *out, size_t outlen)
 	return out;
 }
 
+bool
+wire_txt_vprintf(uint8_t *buf, size_t cap, size_t *len, const char *fmt,
+		 va_list ap)
+{
+	char text[256];
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	if (n < 0)
+		return false;
+	size_t tl = MIN((size_t)n, sizeof(text) - 1);
+	if (*len > cap || cap - *len < 1 + tl)
+		return false;
+	buf[(*len)++] = (uint8_t)tl;
+	for (size_t i = 0; i < tl; i++) {
+		uint8_t c = (uint8_t)text[i];
+		buf[(*len)++] = c < 0x20 || c == 0x7f ? ' ' : c;
+	}
+	return true;
+}
+
 unsigned
 wire_name_labels(const uint8_t *name)
 {

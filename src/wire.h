@@ -10,6 +10,7 @@
 #ifndef SRVSHIM_WIRE_H
 #define SRVSHIM_WIRE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,6 +191,13 @@ int wire_name_from_text(const char *text, uint8_t out[WIRE_NAME_MAX]);
  * dots and non-printable bytes as \DDD. Returns out. */
 char *wire_name_to_text(const uint8_t *name, size_t len, char *out,
 			size_t outlen);
+/* Appends one TXT character-string (RFC 1035 3.3.14) formatted from fmt to
+ * buf[*len..cap): a length byte and at most 255 bytes, control characters
+ * turned into spaces (check output has newlines). Appends nothing and
+ * returns false when it does not fit. */
+bool wire_txt_vprintf(uint8_t *buf, size_t cap, size_t *len, const char *fmt,
+		      va_list ap) __attribute__((format(printf, 4, 0)));
+
 /* Number of labels in an uncompressed wire name, the root label excluded. */
 unsigned wire_name_labels(const uint8_t *name);
 

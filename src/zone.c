@@ -11,10 +11,15 @@
  * Incremental by construction: a change to one service recompiles that
  * service only; zone_new() then re-indexes pointers to the compiled services
  * (no record is re-encoded), so a publish costs one service's work plus an
- * index pass over the names. */
+ * index pass over the names.
+ *
+ * Diagnostics (the CHAOS name <svc>.services.srvshim) are compiled here
+ * too: one ready TXT record per instance Consul reported, served or not,
+ * with the reason, so answering them only copies bytes. */
 #include "config_feat.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -58,6 +63,8 @@ struct zsvc {
 	size_t tag_count;
 	uint8_t *txt;
 	size_t txt_len;
+	uint8_t *diag;	       /* diagnostic TXT records (zone_svc_diag()) */
+	size_t diag_len;
 	uint32_t *pool;	       /* backing store of every zset's index arrays */
 	struct zname *names;
 	uint8_t *name_pool;    /* the names' bytes, back to back */
@@ -112,6 +119,7 @@ struct zone {
 	struct zone_cfg cfg;
 	uint32_t serial;
 	bool synced;
+	bool stale;		/* --max-stale passed: answers SERVFAIL */
 	struct zsvc **svcs;	/* as given to zone_new*(), for the next diff;
 				 * served ones are kept alive by the pages,
 				 * the others by collided_refs */
@@ -354,6 +362,103 @@ txt_append(uint8_t **buf, size_t *len, size_t *cap,
 	*len += rl;
 }
 
+/* ---- diagnostics ---------------------------------------------------------- */
+
+/* A TXT record being built: RDATA in rd, then appended to a growing buffer
+ * with its 2-byte length, as zone_svc_diag() returns them. */
+struct diag_rec {
+	uint8_t rd[16 * 256];
+	size_t len;
+};
+
+/* Appends one <len><text> string (RFC 1035 3.3.14), cut at 255 bytes;
+ * control characters (check output has newlines) become spaces. */
+static void __attribute__((format(printf, 2, 3)))
+diag_str(struct diag_rec *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	wire_txt_vprintf(r->rd, sizeof(r->rd), &r->len, fmt, ap);
+	va_end(ap);
+}
+
+static void
+diag_flush(struct zsvc *s, struct diag_rec *r, size_t *cap)
+{
+	if (s->diag_len + 2 + r->len > *cap) {
+		*cap = (s->diag_len + 2 + r->len) * 2;
+		s->diag = xrealloc(s->diag, *cap);
+	}
+	s->diag[s->diag_len++] = (uint8_t)(r->len >> 8);
+	s->diag[s->diag_len++] = (uint8_t)r->len;
+	memcpy(s->diag + s->diag_len, r->rd, r->len);
+	s->diag_len += r->len;
+	r->len = 0;
+}
+
+static const char *
+health_name(enum svc_health h)
+{
+	return h == SVC_PASSING ? "passing"
+	       : h == SVC_WARNING ? "warning"
+				  : "critical";
+}
+
+/* One summary record, then one record per instance Consul reported, in
+ * Consul's order: what it is, and whether it is served and if not, why. */
+static void
+diag_build(struct zsvc *s, const struct zone_cfg *cfg,
+	   const struct svc_record *rec)
+{
+	struct diag_rec r;
+	size_t cap = 0;
+
+	r.len = 0;
+	diag_str(&r, "service=%s", rec->name);
+	diag_str(&r, "instances=%zu", rec->count);
+	diag_str(&r, "served=%u", (unsigned)s->inst_count);
+	diag_str(&r, "ttl=%u", (unsigned)s->ttl_s);
+	diag_flush(s, &r, &cap);
+	for (size_t i = 0; i < rec->count; i++) {
+		const struct svc_instance *si = &rec->inst[i];
+		struct zinst zi;
+		char tags[256];
+		size_t tl = 0;
+		uint64_t w;
+		const char *why = NULL;
+
+		tags[0] = '\0';
+		for (size_t t = 0; t < si->tag_count && tl < sizeof(tags); t++)
+			tl += (size_t)snprintf(tags + tl, sizeof(tags) - tl,
+					       "%s%s", t ? "," : "",
+					       si->tags[t]);
+		w = si->health == SVC_WARNING ? si->weight_warning
+					      : si->weight_passing;
+		w *= cfg->weight_scale ? cfg->weight_scale : 1;
+		if (si->health == SVC_CRITICAL)
+			why = "no (critical)";
+		else if (!inst_served(cfg, si))
+			why = "no (warning, and --only-passing)";
+		else if (si->address == NULL || si->address[0] == '\0')
+			why = "no (no address)";
+		else if (!parse_address(si->address, &zi))
+			why = "no (address is not an IP address or a host name)";
+		else if (i >= UINT16_MAX)
+			why = "no (too many instances)";
+		diag_str(&r, "id=%s", si->id ? si->id : "");
+		diag_str(&r, "node=%s", si->node ? si->node : "");
+		diag_str(&r, "health=%s", health_name(si->health));
+		diag_str(&r, "address=%s", si->address ? si->address : "");
+		diag_str(&r, "port=%u", (unsigned)si->port);
+		diag_str(&r, "tags=%s", tags);
+		diag_str(&r, "weight=%u", (unsigned)MIN(w, 65535u));
+		diag_str(&r, "served=%s", why ? why : "yes");
+		if (si->check_output != NULL && si->check_output[0] != '\0')
+			diag_str(&r, "check=%s", si->check_output);
+		diag_flush(s, &r, &cap);
+	}
+}
+
 /* Fills set from the served instances that pass the filter (tag or NULL),
  * taking index arrays from the pool at *used. */
 static void
@@ -548,6 +653,7 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 		underscore(s->tags[k].label, ut);
 		add_name(s, ZK_RFC2782, (int32_t)k, us, ut);
 	}
+	diag_build(s, cfg, rec);
 	free(tag_src);
 	free(src_of);
 	return s;
@@ -569,6 +675,7 @@ zone_svc_unref(struct zsvc *s)
 		free(s->tags[k].txt);
 	free(s->tags);
 	free(s->txt);
+	free(s->diag);
 	free(s->pool);
 	free(s->names);
 	free(s->name_pool);
@@ -597,11 +704,7 @@ zone_svc_instance_count(const struct zsvc *s)
 static uint32_t
 name_hash(const uint8_t *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
+	uint64_t h = hash_fnv1a(p, n);
 	return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -1082,6 +1185,24 @@ zone_lookup(const struct zone *z, const uint8_t *rel, size_t rel_len,
 	return true;
 }
 
+bool
+zone_svc_diag(const struct zone *z, const uint8_t *label, const uint8_t **txt,
+	      size_t *txt_len)
+{
+	size_t len = (size_t)label[0] + 1;
+	uint32_t h = name_hash(label, len);
+	const struct zent *e = find_slot(page_of(z, h), label, len, h);
+
+	/* One label names a service, or an empty non-terminal (addr, _tcp,
+	 * _<tag>), which has no service. */
+	if (e->ref == NULL || e->kind != ZK_SERVICE)
+		return false;
+	const struct zsvc *s = e->ref;
+	*txt = s->diag;
+	*txt_len = s->diag_len;
+	return true;
+}
+
 /* ---- publishing ---------------------------------------------------------- */
 
 void
@@ -1122,6 +1243,18 @@ bool
 zone_synced(const struct zone *z)
 {
 	return z->synced;
+}
+
+void
+zone_set_stale(struct zone *z)
+{
+	z->stale = true;
+}
+
+bool
+zone_stale(const struct zone *z)
+{
+	return z->stale;
 }
 
 size_t

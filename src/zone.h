@@ -104,6 +104,13 @@ void zone_shutdown(void);
 
 uint32_t zone_serial(const struct zone *z);
 bool zone_synced(const struct zone *z);
+/* Marks a snapshot not yet published as stale: its data is older than
+ * --max-stale allows, so in-zone queries get SERVFAIL as before the first
+ * sync. The watch publishes such a copy when the data goes stale and an
+ * unmarked one when it is fresh again, so the query path reads one flag in
+ * the snapshot it already holds: no clock, no shared variable. */
+void zone_set_stale(struct zone *z);
+bool zone_stale(const struct zone *z);
 size_t zone_service_count(const struct zone *z);
 size_t zone_instance_count(const struct zone *z); /* served instances */
 const struct zone_cfg *zone_config(const struct zone *z);
@@ -167,6 +174,19 @@ struct zone_hit {
  * Returns true and fills *hit when the name exists. */
 bool zone_lookup(const struct zone *z, const uint8_t *rel, size_t rel_len,
 		 struct zone_hit *hit);
+
+/* Diagnostics (answer.c's <svc>.services.srvshim CHAOS name): looks up the
+ * service whose name is the lower-case wire label label (length byte
+ * first) and points *txt at its diagnostic TXT records: each is a 2-byte
+ * RDATA length, then the RDATA (<len><text> strings, RFC 1035 3.3.14). The
+ * first record sums the service up (service=, instances=, served=, ttl=);
+ * then one per instance Consul reported, served or not: id=, node=,
+ * health=, address=, port=, tags=, weight=, served=yes or served=no (why),
+ * and check=<output> when its worst check said something. Compiled with
+ * the service, so this only copies pointers. Returns false when the
+ * snapshot has no such service. */
+bool zone_svc_diag(const struct zone *z, const uint8_t *label,
+		   const uint8_t **txt, size_t *txt_len);
 
 /* Decodes the <hex> label of <hex>.addr.<apex> (8 hex digits: IPv4, 32:
  * IPv6). Returns 4, 6, or 0 when the label is not such a form. */

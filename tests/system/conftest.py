@@ -11,6 +11,10 @@ Fixtures:
   new_consul     function: factory for a private agent (outage tests)
   new_srvshimd   function: factory for a srvshimd with extra flags
   uniq           function: factory for unique service names
+Memory checking: with SRVSHIM_VALGRIND=1 every srvshimd daemon runs under
+valgrind memcheck and must exit 0 (not 99: errors or leaks) when stopped; a
+sanitizer build (configure --enable-sanitizers) must leave no ASan, LSan or
+UBSan report in the daemon's log. Either failure fails the test that stops it.
 Start reading at Consul and Srvshimd."""
 
 import atexit
@@ -47,6 +51,39 @@ def srvshimd_path():
 
 def consul_path():
     return os.environ.get("CONSUL") or "consul"
+
+
+# ---- memory checking ------------------------------------------------------
+
+VALGRIND = os.environ.get("SRVSHIM_VALGRIND", "") not in ("", "0")
+VALGRIND_ERROR = 99
+# Start-up and shutdown take several times longer under valgrind.
+SLOW = 4 if VALGRIND else 1
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "WARNING: ThreadSanitizer")
+
+
+def memcheck_argv():
+    if not VALGRIND:
+        return []
+    return ["valgrind", "-q", "--error-exitcode=%d" % VALGRIND_ERROR,
+            "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+            "--show-leak-kinds=definite,indirect", "--track-fds=no"]
+
+
+def sanitizer_env(env):
+    """Defaults that make a sanitizer report fatal and leaks counted."""
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+    env.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+    return env
+
+
+def sanitizer_report(text):
+    """The first line of a sanitizer report in text, or None."""
+    for line in text.splitlines():
+        if any(m in line for m in SANITIZER_REPORTS):
+            return line
+    return None
 
 
 # ---- ports ----------------------------------------------------------------
@@ -151,7 +188,7 @@ def _stop_all():
     for p in list(_LIVE):
         try:
             p.stop(timeout=5)
-        except Exception:  # noqa: BLE001 -- best effort at exit
+        except BaseException:  # noqa: BLE001 -- best effort at exit
             pass
 
 
@@ -374,7 +411,9 @@ class Srvshimd(Proc):
         if not os.access(path, os.X_OK):
             pytest.fail("srvshimd not found or not executable at %s "
                         "(set SRVSHIMD, or build it first)" % path)
-        self.spawn(self.argv_for_start(), env=_clean_env(self.env))
+        timeout *= SLOW
+        self.spawn(memcheck_argv() + self.argv_for_start(),
+                   env=sanitizer_env(_clean_env(self.env)))
         if wait == "synced":
             self.wait_synced(timeout)
         elif wait == "answering":
@@ -426,6 +465,22 @@ class Srvshimd(Proc):
         except AssertionError as e:
             raise AssertionError("%s\n--- %s ---\n%s"
                                  % (e, self.log_path, self.log_tail()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """As Proc.stop; then fails the test on a memory error: a sanitizer
+        report in the log, or valgrind's error exit after a clean stop."""
+        was_running = self.alive()
+        rc = super().stop(sig, timeout * SLOW)
+        report = sanitizer_report(self.log_text())
+        if report:
+            pytest.fail("srvshimd (pid %s): sanitizer report: %s\n%s"
+                        % (self.pid, report, self.log_tail(40)))
+        if VALGRIND and was_running and sig in (signal.SIGTERM,
+                                                signal.SIGINT) \
+                and rc == VALGRIND_ERROR:
+            pytest.fail("srvshimd (pid %s): valgrind found errors or "
+                        "leaks:\n%s" % (self.pid, self.log_tail(60)))
+        return rc
 
     def serial(self):
         r = self.q("@", "SOA")
@@ -552,6 +607,11 @@ def run_srvshimd(*args, timeout=10, env=None):
     path = srvshimd_path()
     if not os.access(path, os.X_OK):
         pytest.fail("srvshimd not found or not executable at %s" % path)
-    return subprocess.run([path] + list(args), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=_clean_env(env))
+    p = subprocess.run([path] + list(args), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=timeout * SLOW,
+                       env=sanitizer_env(_clean_env(env)))
+    report = sanitizer_report(p.stderr)
+    if report:
+        pytest.fail("srvshimd %s: sanitizer report: %s\n%s"
+                    % (" ".join(args), report, p.stderr[-4000:]))
+    return p

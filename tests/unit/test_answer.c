@@ -774,6 +774,178 @@ test_srv_fixed_shape_matches_general_path(void **state)
 	free(saved);
 }
 
+/* ---- CHAOS diagnostics ----------------------------------------------------- */
+
+static uint64_t fake_ago_ms; /* how long ago fake_status() last synced */
+
+static void
+fake_status(void *arg, struct answer_status *st)
+{
+	(void)arg;
+	memset(st, 0, sizeof(*st));
+	st->synced = st->connected = true;
+	st->last_sync_ms = now_ms() - fake_ago_ms;
+	st->data_age_ms = 0;
+	st->catalog_index = 4711;
+	st->services = 5;
+	st->instances = 8;
+	st->watches = 3;
+	st->max_watches = 64;
+	st->errors = 2;
+}
+
+static void
+chaos_on(struct fixture *f, uint64_t ago_ms)
+{
+	fake_ago_ms = ago_ms;
+	f->acfg.diagnostics = true;
+	f->acfg.version = "srvshim 9.9";
+	f->acfg.hostname = "box1";
+	f->acfg.consul = "127.0.0.1:8500";
+	f->acfg.status = fake_status;
+	f->acfg.status_arg = NULL;
+}
+
+static void
+ask_ch(struct fixture *f, const char *name, uint16_t qtype, bool tcp)
+{
+	size_t ql = tq_build(f->q, 0xbeef, name, qtype, WIRE_CLASS_CH, 0);
+	struct answer_info info;
+	size_t len = answer_query(f->z, zone_config(f->z), &f->acfg, f->q, ql,
+				  f->out, sizeof(f->out), tcp, f->s, &info);
+	assert_int_equal(info.action, ANSWER_REPLY);
+	tm_parse(f->out, len, &f->m);
+	assert_int_equal(info.rcode, rcode(&f->m));
+}
+
+/* True when TXT record r carries the string s exactly. */
+static bool
+txt_has(const struct fixture *f, const struct trr *r, const char *s)
+{
+	const uint8_t *p = f->out + r->rdata, *end = p + r->rdlen;
+	size_t n = strlen(s);
+	while (p < end) {
+		if (p[0] == n && memcmp(p + 1, s, n) == 0)
+			return true;
+		p += 1 + p[0];
+	}
+	return false;
+}
+
+static void
+test_chaos_version_and_hostname(void **state)
+{
+	struct fixture *f = *state;
+	chaos_on(f, 0);
+	static const char *const names[] = {"version.bind", "VERSION.server",
+					    "hostname.bind", "id.server"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		ask_ch(f, names[i], WIRE_TYPE_TXT, false);
+		assert_int_equal(rcode(&f->m), WIRE_RCODE_NOERROR);
+		assert_true(f->m.h.flags & WIRE_F_AA);
+		assert_int_equal(f->m.h.ancount, 1);
+		assert_int_equal(f->m.rr[0].type, WIRE_TYPE_TXT);
+		assert_int_equal(f->m.rr[0].klass, WIRE_CLASS_CH);
+		assert_int_equal(f->m.rr[0].ttl, 0);
+		assert_true(txt_has(f, &f->m.rr[0], i < 2 ? "srvshim 9.9"
+							  : "box1"));
+	}
+}
+
+static void
+test_chaos_status_is_taken_when_asked(void **state)
+{
+	struct fixture *f = *state;
+	chaos_on(f, 2500);
+	ask_ch(f, "status.srvshim", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NOERROR);
+	assert_int_equal(f->m.h.ancount, 1);
+	const struct trr *r = &f->m.rr[0];
+	assert_true(txt_has(f, r, "consul=127.0.0.1:8500"));
+	assert_true(txt_has(f, r, "connected=yes"));
+	assert_true(txt_has(f, r, "synced=yes"));
+	/* status_txt() reads the clock before fake_status() does, so on a
+	 * slow run (valgrind) the age comes out a millisecond short: 2.4s. */
+	assert_true(txt_has(f, r, "last-sync-age=2.4s") ||
+		    txt_has(f, r, "last-sync-age=2.5s") ||
+		    txt_has(f, r, "last-sync-age=2.6s"));
+	assert_true(txt_has(f, r, "data-age=0.0s"));
+	assert_true(txt_has(f, r, "index=4711"));
+	assert_true(txt_has(f, r, "services=5"));
+	assert_true(txt_has(f, r, "instances=8"));
+	assert_true(txt_has(f, r, "watches=3/64"));
+	assert_true(txt_has(f, r, "errors=2"));
+	/* no status source: not ours to answer */
+	f->acfg.status = NULL;
+	ask_ch(f, "status.srvshim", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_REFUSED);
+}
+
+static void
+test_chaos_service_listing_has_every_instance(void **state)
+{
+	struct fixture *f = *state;
+	chaos_on(f, 0);
+	ask_ch(f, "data.services.srvshim", WIRE_TYPE_TXT, true);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NOERROR);
+	assert_int_equal(f->m.h.ancount, 1 + 5); /* summary + 5 instances */
+	assert_true(txt_has(f, &f->m.rr[0], "service=data"));
+	assert_true(txt_has(f, &f->m.rr[0], "instances=5"));
+	assert_true(txt_has(f, &f->m.rr[0], "served=4"));
+	assert_true(txt_has(f, &f->m.rr[1], "id=data-0"));
+	assert_true(txt_has(f, &f->m.rr[1], "address=127.0.0.11"));
+	assert_true(txt_has(f, &f->m.rr[1], "port=8081"));
+	assert_true(txt_has(f, &f->m.rr[1], "tags=primary"));
+	assert_true(txt_has(f, &f->m.rr[1], "weight=10"));
+	assert_true(txt_has(f, &f->m.rr[1], "served=yes"));
+	assert_true(txt_has(f, &f->m.rr[2], "health=warning"));
+	assert_true(txt_has(f, &f->m.rr[2], "weight=3"));
+	assert_true(txt_has(f, &f->m.rr[4], "health=critical"));
+	assert_true(txt_has(f, &f->m.rr[4], "served=no (critical)"));
+	/* 6 records do not fit in 512 bytes: TC, whole records only */
+	ask_ch(f, "data.services.srvshim", WIRE_TYPE_TXT, false);
+	assert_true(f->m.h.flags & WIRE_F_TC);
+	assert_true(f->m.h.ancount < 6);
+	ask_ch(f, "nosuch.services.srvshim", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NXDOMAIN);
+	ask_ch(f, "addr.services.srvshim", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NXDOMAIN);
+	ask_ch(f, "x.data.services.srvshim", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_REFUSED);
+}
+
+/* Found by fuzz_wire: ANY on <svc>.services.srvshim listed every instance. */
+static void
+test_chaos_any_gets_one_record(void **state)
+{
+	struct fixture *f = *state;
+	chaos_on(f, 0);
+	ask_ch(f, "data.services.srvshim", WIRE_TYPE_ANY, true);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NOERROR);
+	assert_int_equal(f->m.h.ancount, 1);
+	assert_true(txt_has(f, &f->m.rr[0], "service=data"));
+}
+
+static void
+test_chaos_other_types_nodata_unknown_refused_off_refused(void **state)
+{
+	struct fixture *f = *state;
+	chaos_on(f, 0);
+	ask_ch(f, "version.bind", WIRE_TYPE_A, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NOERROR);
+	assert_int_equal(f->m.h.ancount, 0);
+	ask_ch(f, "services.srvshim", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_NOERROR);
+	assert_int_equal(f->m.h.ancount, 0);
+	ask_ch(f, "authors.bind", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_REFUSED);
+	assert_false(f->m.h.flags & WIRE_F_AA);
+	f->acfg.diagnostics = false;
+	ask_ch(f, "version.bind", WIRE_TYPE_TXT, false);
+	assert_int_equal(rcode(&f->m), WIRE_RCODE_REFUSED);
+	assert_int_equal(f->m.h.ancount, 0);
+}
+
 int
 main(void)
 {
@@ -812,6 +984,11 @@ main(void)
 	    T(test_client_size_below_ours_is_honoured),
 	    T(test_tcp_carries_whole_set_with_glue),
 	    T(test_srv_fixed_shape_matches_general_path),
+	    T(test_chaos_version_and_hostname),
+	    T(test_chaos_status_is_taken_when_asked),
+	    T(test_chaos_service_listing_has_every_instance),
+	    T(test_chaos_any_gets_one_record),
+	    T(test_chaos_other_types_nodata_unknown_refused_off_refused),
 #undef T
 	};
 	return cmocka_run_group_tests_name("answer", tests, NULL, NULL);

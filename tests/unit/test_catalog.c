@@ -1494,6 +1494,103 @@ test_states_unattributable_checks_ignored(void **state)
 	catalog_states_free(st, count);
 }
 
+
+/* ---- agent/service/register bodies -------------------------------------- */
+
+static void
+test_register_body_full_has_every_field_in_order(void **state)
+{
+	static const char *const tags[] = {"primary", "v2"};
+	static const char *const keys[] = {"version", "zone"};
+	static const char *const values[] = {"1.2", "eu-1"};
+	struct catalog_reg r = {
+	    .id = "data-6f1c",
+	    .name = "data",
+	    .address = "127.0.0.11",
+	    .port = 8080,
+	    .tags = tags,
+	    .tag_count = 2,
+	    .meta_keys = keys,
+	    .meta_values = values,
+	    .meta_count = 2,
+	    .weight_passing = 10,
+	    .weight_warning = 1,
+	    .check_id = "service:data-6f1c",
+	    .check_name = "srvshim register",
+	    .check_status = "passing",
+	    .ttl_ms = 10000,
+	    .deregister_after_ms = 60000,
+	};
+	char *body = catalog_register_body(&r);
+
+	(void)state;
+	assert_string_equal(
+	    body, "{\"ID\":\"data-6f1c\",\"Name\":\"data\",\"Address\":"
+		  "\"127.0.0.11\",\"Port\":8080,\"Tags\":[\"primary\",\"v2\"],"
+		  "\"Meta\":{\"version\":\"1.2\",\"zone\":\"eu-1\"},"
+		  "\"Weights\":{\"Passing\":10,\"Warning\":1},\"Check\":{"
+		  "\"CheckID\":\"service:data-6f1c\",\"Name\":\"srvshim "
+		  "register\",\"TTL\":\"10s\",\"Status\":\"passing\","
+		  "\"DeregisterCriticalServiceAfter\":\"60s\"}}");
+	free(body);
+}
+
+static void
+test_register_body_minimal_leaves_optional_fields_out(void **state)
+{
+	struct catalog_reg r = {
+	    .id = "x-1",
+	    .name = "x",
+	    .address = "",
+	    .port = 1,
+	    .check_id = "service:x-1",
+	    .check_name = "c",
+	    .ttl_ms = 1500,
+	};
+	char *body = catalog_register_body(&r);
+
+	(void)state;
+	assert_string_equal(body,
+			    "{\"ID\":\"x-1\",\"Name\":\"x\",\"Port\":1,"
+			    "\"Check\":{\"CheckID\":\"service:x-1\",\"Name\":"
+			    "\"c\",\"TTL\":\"1500ms\"}}");
+	free(body);
+}
+
+static void
+test_register_body_escapes_strings(void **state)
+{
+	static const char *const tags[] = {"a\"b\\c\n"};
+	struct catalog_reg r = {
+	    .id = "i",
+	    .name = "n",
+	    .port = 2,
+	    .tags = tags,
+	    .tag_count = 1,
+	    .check_id = "c",
+	    .check_name = "c",
+	    .ttl_ms = 2000,
+	};
+	char *body = catalog_register_body(&r);
+	struct svc_record rec;
+
+	(void)state;
+	assert_non_null(strstr(body, "\"Tags\":[\"a\\\"b\\\\c\\n\"]"));
+	/* and it is JSON our own parser reads back (as a one-entry array) */
+	{
+		size_t n = strlen(body) + 32;
+		char *arr = malloc(n);
+		snprintf(arr, n, "[{\"Service\":%s}]", body);
+		memset(&rec, 0, sizeof(rec));
+		assert_int_equal(catalog_parse_health(arr, strlen(arr), "n",
+						      &rec, NULL),
+				 0);
+		free(arr);
+	}
+	free(body);
+	catalog_record_fini(&rec);
+}
+
 int
 main(void)
 {
@@ -1576,6 +1673,11 @@ main(void)
 	    cmocka_unit_test(test_states_not_array_is_eformat),
 	    cmocka_unit_test(test_states_empty_array_gives_none),
 	    cmocka_unit_test(test_states_unattributable_checks_ignored),
+	    /* agent/service/register */
+	    cmocka_unit_test(test_register_body_full_has_every_field_in_order),
+	    cmocka_unit_test(
+		test_register_body_minimal_leaves_optional_fields_out),
+	    cmocka_unit_test(test_register_body_escapes_strings),
 	};
 
 	return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "config.h"
 
 static int
@@ -184,6 +185,112 @@ test_consul_env_is_read(void **state)
 	clear_env();
 }
 
+static void
+test_forwarding_acl_and_user_flags(void **state)
+{
+	(void)state;
+	struct config cfg;
+	static const char *const none[] = {NULL};
+	assert_int_equal(parse(&cfg, none), 0);
+	assert_int_equal(cfg.recursor_count, 0);
+	assert_int_equal(cfg.recursor_timeout_ms, 1000);
+	assert_int_equal(cfg.recursor_tries, 2);
+	assert_int_equal(cfg.cache_size, 1000);
+	assert_int_equal(cfg.allow.count, 2); /* 127.0.0.0/8, ::1/128 */
+	assert_null(cfg.user);
+	config_fini(&cfg);
+
+	static const char *const args[] = {
+	    "--recursor", "192.0.2.53", "--recursor", "[2001:db8::53]:5353",
+	    "--recursor", "2001:db8::54", "--recursor-timeout", "250ms",
+	    "--recursor-tries", "3", "--cache-size", "0", "--allow",
+	    "10.0.0.0/8", "--user", "nobody", NULL};
+	assert_int_equal(parse(&cfg, args), 0);
+	assert_int_equal(cfg.recursor_count, 3);
+	assert_string_equal(cfg.recursors[0].text, "192.0.2.53:53");
+	assert_string_equal(cfg.recursors[1].text, "[2001:db8::53]:5353");
+	assert_string_equal(cfg.recursors[2].text, "[2001:db8::54]:53");
+	assert_int_equal(cfg.recursor_timeout_ms, 250);
+	assert_int_equal(cfg.recursor_tries, 3);
+	assert_int_equal(cfg.cache_size, 0);
+	assert_int_equal(cfg.allow.count, 1); /* --allow replaces the default */
+	assert_string_equal(cfg.user, "nobody");
+	config_fini(&cfg);
+
+	static const char *const loop[] = {"--recursor", "127.0.0.1", NULL};
+	assert_int_equal(parse(&cfg, loop), -1); /* our own 127.0.0.1:53 */
+	config_fini(&cfg);
+	static const char *const wild[] = {"--listen", "0.0.0.0:53", NULL};
+	assert_int_equal(parse(&cfg, wild), -1);
+	config_fini(&cfg);
+	static const char *const tries[] = {"--recursor-tries", "0", NULL};
+	assert_int_equal(parse(&cfg, tries), -1);
+	config_fini(&cfg);
+}
+
+/* Found by fuzz_config: after "-Vh" stopped at -V, glibc's getopt kept a
+ * pointer to the "h" still to scan; optind = 1 does not reset it, so the
+ * next parse read the old (by then freed) argv and printed --help. */
+static void
+test_parse_after_short_cluster_starts_fresh(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char *first = strdup("-Vh");
+	const char *args1[] = {first, NULL};
+	assert_int_equal(parse(&cfg, args1), 1);
+	config_fini(&cfg);
+	free(first);
+	static const char *const args2[] = {"--ttl", "5s", NULL};
+	assert_int_equal(parse(&cfg, args2), 0);
+	assert_int_equal(cfg.ttl_s, 5);
+	config_fini(&cfg);
+}
+
+/* Found by fuzz_config: --zone "" left zone_text NULL and crashed. */
+static void
+test_empty_zone_is_rejected(void **state)
+{
+	(void)state;
+	struct config cfg;
+	static const char *const args[] = {"--zone", "", NULL};
+	assert_int_equal(parse(&cfg, args), -1);
+	config_fini(&cfg);
+}
+
+static int
+count_pair(void *arg, const char *name, const char *value, char *err,
+	   size_t errlen)
+{
+	(void)name, (void)value, (void)err, (void)errlen;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Found by fuzz_conffile: cJSON stops after the first value, so settings
+ * after a closing brace were silently ignored. */
+static void
+test_conffile_text_after_object_is_rejected(void **state)
+{
+	(void)state;
+	static const char bad[] = "{\"zone\": \"a.b\"}, \"ttl\": \"5s\"}";
+	static const char ok[] = "{\"zone\": \"a.b\"}\n \t\r\n";
+	char err[256];
+	bool tok;
+	int pairs = 0;
+	assert_int_equal(conffile_parse(bad, sizeof(bad) - 1, "t.json",
+					count_pair, &pairs, &tok, err,
+					sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "after the JSON object"));
+	pairs = 0;
+	assert_int_equal(conffile_parse(ok, sizeof(ok) - 1, "t.json",
+					count_pair, &pairs, &tok, err,
+					sizeof(err)),
+			 0);
+	assert_int_equal(pairs, 1);
+}
+
 int
 main(void)
 {
@@ -193,6 +300,12 @@ main(void)
 	    cmocka_unit_test_setup(test_bad_values_are_rejected, setup),
 	    cmocka_unit_test_setup(test_help_and_version_exit_zero, setup),
 	    cmocka_unit_test_setup(test_consul_env_is_read, setup),
+	    cmocka_unit_test_setup(test_forwarding_acl_and_user_flags, setup),
+	    cmocka_unit_test_setup(test_parse_after_short_cluster_starts_fresh,
+				   setup),
+	    cmocka_unit_test_setup(test_empty_zone_is_rejected, setup),
+	    cmocka_unit_test_setup(test_conffile_text_after_object_is_rejected,
+				   setup),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
