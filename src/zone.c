@@ -435,16 +435,21 @@ diag_build(struct zsvc *s, const struct zone_cfg *cfg,
 		w = si->health == SVC_WARNING ? si->weight_warning
 					      : si->weight_passing;
 		w *= cfg->weight_scale ? cfg->weight_scale : 1;
+		bool parsed = false;
 		if (si->health == SVC_CRITICAL)
 			why = "no (critical)";
 		else if (!inst_served(cfg, si))
 			why = "no (warning, and --only-passing)";
 		else if (si->address == NULL || si->address[0] == '\0')
 			why = "no (no address)";
-		else if (!parse_address(si->address, &zi))
+		else if (!(parsed = parse_address(si->address, &zi)))
 			why = "no (address is not an IP address or a host name)";
 		else if (i >= UINT16_MAX)
 			why = "no (too many instances)";
+		/* parse_address() gives a host name its own copy; here only
+		 * its validity was wanted */
+		if (parsed && zi.family == 0)
+			free((void *)(uintptr_t)zi.target);
 		diag_str(&r, "id=%s", si->id ? si->id : "");
 		diag_str(&r, "node=%s", si->node ? si->node : "");
 		diag_str(&r, "health=%s", health_name(si->health));
