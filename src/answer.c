@@ -30,7 +30,8 @@
 /* What was read from the query. */
 struct query {
 	struct wire_hdr hdr;
-	uint8_t name[WIRE_NAME_MAX]; /* lower case */
+	uint8_t name[WIRE_NAME_MAX + 8]; /* lower case; 8 bytes of slack for
+					  * read_qname()'s word loop */
 	size_t name_len;
 	size_t qend;		/* end of the question in the query */
 	uint16_t qtype, qclass;
@@ -59,20 +60,60 @@ answer_scratch_init(struct answer_scratch *s)
 
 /* ---- reading the query --------------------------------------------------- */
 
-/* Returns 0, or the rcode to answer with (FORMERR). */
+/* Reads the question name at offset 12 into out, lower-cased. The question
+ * is the first name: it cannot be compressed, and we echo it verbatim, so a
+ * pointer, a reserved label type, a name over 255 bytes or a short message
+ * is a format error (-1). Same checks as wire_read_name() with the pointer
+ * case refused, in one pass without the cursor (the query path's hottest
+ * loop). Returns the wire length. */
+static int
+read_qname(const uint8_t *q, size_t qlen, uint8_t out[WIRE_NAME_MAX + 8])
+{
+	size_t pos = WIRE_HDR_LEN, n;
+
+	/* the labels' structure first ... */
+	for (;;) {
+		if (pos >= qlen)
+			return -1;
+		uint8_t l = q[pos];
+		if ((l & 0xc0) != 0 || pos - WIRE_HDR_LEN + 1u + l > WIRE_NAME_MAX ||
+		    pos + 1u + l > qlen)
+			return -1;
+		pos += 1u + l;
+		if (l == 0)
+			break;
+	}
+	/* ... then one copy, lower-cased eight bytes at a time: only the
+	 * bytes 'A'..'Z' change, and length bytes (0..63) are never among
+	 * them. The last word may run into out's slack (its bytes are
+	 * never read as part of the name). */
+	n = pos - WIRE_HDR_LEN;
+	memcpy(out, q + WIRE_HDR_LEN, n);
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w, hep, ge_a, gt_z;
+		memcpy(&w, out + i, 8);
+		hep = w & 0x7f7f7f7f7f7f7f7full;
+		ge_a = hep + 0x3f3f3f3f3f3f3f3full; /* bit 7 set: >= 'A' */
+		gt_z = hep + 0x2525252525252525ull; /* bit 7 set: > 'Z' */
+		w |= ((ge_a ^ gt_z) & ~w & 0x8080808080808080ull) >> 2;
+		memcpy(out + i, &w, 8);
+	}
+	return (int)n;
+}
+
+/* Reads the question and the other sections; qr->hdr is already read.
+ * Returns 0, or the rcode to answer with (FORMERR). */
 static int
 read_query(const uint8_t *q, size_t qlen, struct query *qr)
 {
 	struct wire_cur c;
 	int n;
 
-	wire_cur_init(&c, q, qlen);
-	wire_read_hdr(&c, &qr->hdr);
-	n = wire_read_name(&c, qr->name, true);
-	/* The question is the first name: it cannot be compressed, and we
-	 * echo it verbatim, so its raw length must equal its decoded one. */
-	if (n < 0 || c.pos != WIRE_HDR_LEN + (size_t)n)
+	n = read_qname(q, qlen, qr->name);
+	if (n < 0)
 		return WIRE_RCODE_FORMERR;
+	wire_cur_init(&c, q, qlen);
+	c.pos = WIRE_HDR_LEN + (size_t)n;
 	qr->name_len = (size_t)n;
 	qr->qtype = wire_get_u16(&c);
 	qr->qclass = wire_get_u16(&c);
@@ -199,6 +240,17 @@ put_addr_rr(struct reply *r, uint16_t owner_ptr, int family,
 	return rr_end(r, start, rdlen_pos);
 }
 
+/* Copies an instance's A or AAAA image; the two fixed sizes let the
+ * compiler inline the copy. The caller checked the room. */
+static inline void
+copy_rr_addr(uint8_t *dst, const struct zinst *zi)
+{
+	if (zi->rr_addr_len == 16)
+		memcpy(dst, zi->rr_addr, 16);
+	else
+		memcpy(dst, zi->rr_addr, 28);
+}
+
 /* Shuffles list[0..n) into s->perm lazily: call next_pick() for each slot. */
 static uint32_t
 shuffle_init(struct answer_scratch *s, const uint32_t *list, uint32_t n)
@@ -226,14 +278,76 @@ answer_addrs(struct reply *r, const struct zone_hit *h, int family)
 	uint32_t n = shuffle_init(r->s, list,
 				  family == 4 ? h->set->v4_count
 					      : h->set->v6_count);
+	/* Each record is the instance's precomputed image (zone.c, the same
+	 * bytes put_addr_rr() would write), copied whole or not at all. */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct zinst *zi = &h->inst[next_pick(r->s, i, n)];
-		if (!put_addr_rr(r, PTR(WIRE_HDR_LEN), family, zi->addr,
-				 h->ttl_s)) {
+		if (r->c.err || r->c.len - r->c.pos < zi->rr_addr_len) {
 			r->tc = true;
 			return;
 		}
+		copy_rr_addr(r->c.buf + r->c.pos, zi);
+		r->c.pos += zi->rr_addr_len;
 		r->an++;
+	}
+}
+
+/* answer_srv() for a set whose instances all have distinct addresses of
+ * one family (zset.srv_hex_len): no target repeats, so every record has
+ * one of two shapes: the first <hex> "addr" <ptr apex>, every later one
+ * <hex> <ptr "addr">; glue i points at record i's <hex>. The same
+ * bytes as the general loop, with one room check and fixed-size copies
+ * per record and no per-address bookkeeping. */
+static void
+answer_srv_fixed(struct reply *r, const struct zone_hit *h, uint32_t n)
+{
+	struct answer_scratch *s = r->s;
+	const size_t hl = h->set->srv_hex_len;
+	const size_t glue_len = hl == 9 ? 16 : 28;
+	uint32_t written = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct zinst *zi = &h->inst[next_pick(s, i, n)];
+		size_t pos = r->c.pos;
+		size_t tlen = hl + (r->addr_off != 0 ? 2u : 7u);
+		if (r->c.err || r->c.len - pos < sizeof(zi->rr_srv) + tlen) {
+			r->tc = true;
+			return;
+		}
+		uint8_t *p = r->c.buf + pos;
+		memcpy(p, zi->rr_srv, sizeof(zi->rr_srv));
+		wire_put_u16_at(p, 10, (uint16_t)(6 + tlen));
+		p += sizeof(zi->rr_srv);
+		if (hl == 9)
+			memcpy(p, zi->hex, 9);
+		else
+			memcpy(p, zi->hex, 33);
+		if (r->addr_off != 0) {
+			wire_put_u16_at(p, hl, PTR(r->addr_off));
+		} else { /* the first: "addr" and the apex */
+			memcpy(p + hl, "\4addr", 5);
+			wire_put_u16_at(p, hl + 5, PTR(r->apex_off));
+			if (pos + sizeof(zi->rr_srv) + hl <= PTR_MAX)
+				r->addr_off =
+				    (uint16_t)(pos + sizeof(zi->rr_srv) + hl);
+		}
+		s->target_off[i] = (uint16_t)MIN(pos + sizeof(zi->rr_srv),
+						 PTR_MAX + 1u);
+		r->c.pos = pos + sizeof(zi->rr_srv) + tlen;
+		written = i + 1;
+		r->an++;
+	}
+	for (uint32_t i = 0; i < written; i++) {
+		const struct zinst *zi = &h->inst[s->perm[i]];
+		if (s->target_off[i] > PTR_MAX)
+			continue; /* its target is out of a pointer's reach */
+		if (r->c.err || r->c.len - r->c.pos < glue_len)
+			return;
+		uint8_t *p = r->c.buf + r->c.pos;
+		copy_rr_addr(p, zi);
+		wire_put_u16_at(p, 0, PTR(s->target_off[i]));
+		r->c.pos += glue_len;
+		r->ar++;
 	}
 }
 
@@ -244,36 +358,57 @@ answer_srv(struct reply *r, const struct zone_hit *h)
 	uint32_t n = shuffle_init(s, h->set->inst, h->set->count);
 	uint32_t written = 0;
 
+	if (h->set->srv_hex_len != 0 && r->addr_off == 0) {
+		answer_srv_fixed(r, h, n);
+		return;
+	}
+
+	/* Each record is written straight into the reply after one room
+	 * check: the precomputed head (owner, type, class, TTL, RDLENGTH,
+	 * priority 1, weight, port), then the target: a host name as is, a
+	 * pointer to the same <hex> target written earlier in this reply, or
+	 * <hex> followed by a pointer to the first "addr" label, the first
+	 * time by "addr" and a pointer to the apex (see put_addr_name()). */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct zinst *zi = &h->inst[next_pick(s, i, n)];
-		size_t start = r->c.pos, rdlen_pos;
 		uint16_t id = zi->addr_id;
 		bool known = id < ANSWER_MAX_RR && s->target_gen[id] == s->gen;
-
-		rr_head(r, PTR(WIRE_HDR_LEN), WIRE_TYPE_SRV, h->ttl_s);
-		rdlen_pos = r->c.pos;
-		wire_put_u16(&r->c, 0);
-		wire_put_u16(&r->c, 1); /* priority: all equal */
-		wire_put_u16(&r->c, zi->weight);
-		wire_put_u16(&r->c, zi->port);
-		uint16_t saved_addr_off = r->addr_off;
-		size_t at = 0;
-		if (zi->family == 0)
-			wire_put_bytes(&r->c, zi->target, zi->target_len);
-		else if (known)
-			wire_put_u16(&r->c, PTR(s->target_off[id]));
-		else
-			at = put_addr_name(r, zi->target, zi->target_len);
-		if (!rr_end(r, start, rdlen_pos)) {
-			r->addr_off = saved_addr_off;
+		size_t tlen = zi->family == 0 ? zi->target_len
+			      : known	      ? 2u
+					      : zi->target_len +
+						    (r->addr_off ? 2u : 7u);
+		size_t pos = r->c.pos;
+		if (r->c.err || r->c.len - pos < sizeof(zi->rr_srv) + tlen) {
 			r->tc = true;
 			break;
 		}
-		if (zi->family != 0 && !known && id < ANSWER_MAX_RR &&
-		    at <= PTR_MAX) {
-			s->target_gen[id] = s->gen;
-			s->target_off[id] = (uint16_t)at;
+		uint8_t *p = r->c.buf + pos;
+		memcpy(p, zi->rr_srv, sizeof(zi->rr_srv));
+		wire_put_u16_at(p, 10, (uint16_t)(6 + tlen));
+		p += sizeof(zi->rr_srv);
+		if (zi->family != 0 && known) {
+			wire_put_u16_at(p, 0, PTR(s->target_off[id]));
+		} else {
+			memcpy(p, zi->target, zi->target_len);
+			if (zi->family != 0) {
+				size_t at = pos + sizeof(zi->rr_srv);
+				size_t addr_at = at + zi->target_len;
+				p += zi->target_len;
+				if (r->addr_off != 0) {
+					wire_put_u16_at(p, 0, PTR(r->addr_off));
+				} else {
+					memcpy(p, "\4addr", 5);
+					wire_put_u16_at(p, 5, PTR(r->apex_off));
+					if (addr_at <= PTR_MAX)
+						r->addr_off = (uint16_t)addr_at;
+				}
+				if (id < ANSWER_MAX_RR && at <= PTR_MAX) {
+					s->target_gen[id] = s->gen;
+					s->target_off[id] = (uint16_t)at;
+				}
+			}
 		}
+		r->c.pos = pos + sizeof(zi->rr_srv) + tlen;
 		written = i + 1;
 		r->an++;
 	}
@@ -287,9 +422,13 @@ answer_srv(struct reply *r, const struct zone_hit *h)
 		if (zi->family == 0 || id >= ANSWER_MAX_RR ||
 		    s->target_gen[id] != s->gen || s->glue_gen[id] == s->gen)
 			continue;
-		if (!put_addr_rr(r, PTR(s->target_off[id]), zi->family,
-				 zi->addr, h->ttl_s))
+		/* the image with the target's pointer as its owner */
+		if (r->c.err || r->c.len - r->c.pos < zi->rr_addr_len)
 			return;
+		uint8_t *p = r->c.buf + r->c.pos;
+		copy_rr_addr(p, zi);
+		wire_put_u16_at(p, 0, PTR(s->target_off[id]));
+		r->c.pos += zi->rr_addr_len;
 		s->glue_gen[id] = s->gen;
 		r->ar++;
 	}
@@ -544,17 +683,38 @@ answer_chaos(struct reply *r, const struct zone *z,
 
 /* ---- the query path ----------------------------------------------------- */
 
+/* The 12 header bytes, with direct stores (out has room: outcap >= 512). */
+static void
+put_hdr(uint8_t *out, const struct wire_hdr *h)
+{
+	wire_put_u16_at(out, 0, h->id);
+	wire_put_u16_at(out, 2, h->flags);
+	wire_put_u16_at(out, 4, h->qdcount);
+	wire_put_u16_at(out, 6, h->ancount);
+	wire_put_u16_at(out, 8, h->nscount);
+	wire_put_u16_at(out, 10, h->arcount);
+}
+
+static void
+get_hdr(const uint8_t *q, struct wire_hdr *h)
+{
+	h->id = (uint16_t)(q[0] << 8 | q[1]);
+	h->flags = (uint16_t)(q[2] << 8 | q[3]);
+	h->qdcount = (uint16_t)(q[4] << 8 | q[5]);
+	h->ancount = (uint16_t)(q[6] << 8 | q[7]);
+	h->nscount = (uint16_t)(q[8] << 8 | q[9]);
+	h->arcount = (uint16_t)(q[10] << 8 | q[11]);
+}
+
 static size_t
 header_only(uint8_t *out, const struct wire_hdr *qh, uint16_t rcode)
 {
-	struct wire_cur c;
 	struct wire_hdr h = {
 	    .id = qh->id,
 	    .flags = (uint16_t)(WIRE_F_QR | (qh->flags & (WIRE_F_OPCODE | WIRE_F_RD)) |
 				(rcode & WIRE_F_RCODE)),
 	};
-	wire_cur_init(&c, out, WIRE_HDR_LEN);
-	wire_write_hdr(&c, &h);
+	put_hdr(out, &h);
 	return WIRE_HDR_LEN;
 }
 
@@ -649,12 +809,14 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 	info->udp_size = WIRE_UDP_MIN;
 	if (qlen < WIRE_HDR_LEN || outcap < WIRE_UDP_MIN)
 		return 0;
-	memset(&qr, 0, sizeof(qr));
-	{
-		struct wire_cur c;
-		wire_cur_init(&c, q, qlen);
-		wire_read_hdr(&c, &qr.hdr);
-	}
+	/* Field by field: qr.name (255 bytes) is written by read_qname(),
+	 * so the whole struct is not cleared per query. */
+	get_hdr(q, &qr.hdr);
+	qr.name_len = qr.qend = 0;
+	qr.qtype = qr.qclass = 0;
+	qr.edns = false;
+	qr.udp_size = 0;
+	qr.edns_version = 0;
 	if (qr.hdr.flags & WIRE_F_QR)
 		return 0; /* never answer an answer */
 	info->action = ANSWER_REPLY;
@@ -752,9 +914,7 @@ answer_query(const struct zone *z, const struct zone_cfg *zc,
 	    .nscount = r.ns,
 	    .arcount = r.ar,
 	};
-	struct wire_cur hc;
-	wire_cur_init(&hc, out, WIRE_HDR_LEN);
-	wire_write_hdr(&hc, &h);
+	put_hdr(out, &h);
 	info->rcode = rcode;
 	info->truncated = r.tc;
 	return r.c.pos;

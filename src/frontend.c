@@ -10,14 +10,15 @@
  * Start reading at udp_worker().
  *
  * Threads are urcu-qsbr readers: they announce a quiescent state after every
- * batch and go offline while blocked in epoll_wait(), so a publish never
- * waits on an idle worker.
+ * batch and go offline while blocked (in recvmmsg() or epoll_wait()), so a
+ * publish never waits on an idle worker.
  *
  * Each thread counts into its own struct metrics_block (metrics.h). Answer
- * latency is timed per UDP batch, from recvmmsg() returning to sendmmsg()
- * returning, and recorded once for every reply of the batch: each of them
- * did wait that long inside srvshimd, and it costs two clock reads per
- * batch rather than two per query. TCP is timed per frame. */
+ * latency is timed per batch, from recvmmsg() returning to sendmmsg()
+ * returning (TCP: from a read's frames being answered to their one write),
+ * and recorded once for every reply of the batch: each of them did wait
+ * that long inside srvshimd, and it costs two clock reads per batch rather
+ * than two per query. */
 #include "config_feat.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +98,10 @@ struct tcp {
 	struct conn *head, *tail;
 	size_t count;
 	struct answer_scratch scratch;
-	uint8_t out[2 + WIRE_MSG_MAX];
+	/* Replies to pipelined queries are gathered here and written with
+	 * one write(); room for two largest replies, so a batch flushes at
+	 * 64 KiB at the latest. Pages are touched only as far as used. */
+	uint8_t out[2 * (2 + WIRE_MSG_MAX)];
 	struct frontend_stats st;
 	struct metrics_block metrics; /* written by the TCP thread only */
 	struct conn *zombies;	  /* closed, forwarded replies pending */
@@ -109,6 +114,7 @@ struct frontend {
 	const struct config *cfg;
 	struct answer_cfg acfg;
 	int stop_fd; /* eventfd: readable once stopping */
+	atomic_bool stopping; /* set before stop_fd is written */
 	struct worker **workers;
 	size_t worker_count;
 	struct tcp *tcp;
@@ -216,16 +222,42 @@ source_ok(const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* Per-thread message vectors. Each in[i]/out[i] pair is wired once
+ * (udp_vectors_init); a batch then only resets what the kernel or the
+ * previous batch changed: msg_namelen of the slots received into, and the
+ * address, address length and length of each reply. */
+static __thread struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
+static __thread struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
+static __thread struct sockaddr_storage from[UDP_BATCH];
+
+static void
+udp_vectors_init(struct worker *w)
+{
+	memset(rmsg, 0, sizeof(rmsg));
+	memset(smsg, 0, sizeof(smsg));
+	for (int i = 0; i < UDP_BATCH; i++) {
+		riov[i].iov_base = w->in[i];
+		riov[i].iov_len = UDP_BUF;
+		rmsg[i].msg_hdr.msg_name = &from[i];
+		rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		rmsg[i].msg_hdr.msg_iov = &riov[i];
+		rmsg[i].msg_hdr.msg_iovlen = 1;
+		siov[i].iov_base = w->out[i];
+		smsg[i].msg_hdr.msg_iov = &siov[i];
+		smsg[i].msg_hdr.msg_iovlen = 1;
+	}
+}
+
 /* Hands a query to forward.c. Returns true when it went (the reply comes
  * from the forward thread); else writes a SERVFAIL to out (queue full) and
  * its length to *len. */
 static bool
-udp_forward(struct worker *w, int fd, const struct sockaddr_storage *from,
-	    socklen_t from_len, const uint8_t *q, size_t qlen, uint8_t *out,
+udp_forward(struct worker *w, int fd, const struct sockaddr_storage *peer,
+	    socklen_t peer_len, const uint8_t *q, size_t qlen, uint8_t *out,
 	    size_t *len)
 {
 	struct forward_client cl = {.is_tcp = false, .fd = fd,
-				    .peer = *from, .peer_len = from_len};
+				    .peer = *peer, .peer_len = peer_len};
 	if (w->fe->fw != NULL && forward_submit(w->fe->fw, &cl, q, qlen) == 0)
 		return true;
 	w->st.fwd_rejected++;
@@ -236,23 +268,93 @@ udp_forward(struct worker *w, int fd, const struct sockaddr_storage *from,
 	return false;
 }
 
+/* Answers the n datagrams in rmsg (ACL, zone, forwarding) and sends the
+ * replies with one sendmmsg. */
+static void
+udp_answer(struct worker *w, int fd, int n)
+{
+	uint64_t t0 = now_us();
+	const struct zone *z = zone_current();
+	int out = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct answer_info info;
+		size_t len;
+
+		w->st.udp_queries++;
+		if (!source_ok(&from[i]) ||
+		    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+			w->st.udp_dropped++;
+			metrics_inc(&w->metrics, M_DROPPED);
+			continue;
+		}
+		info.truncated = false;
+		if (!acl_allows(rcu_dereference(w->fe->acl),
+				(const struct sockaddr *)&from[i])) {
+			/* Not an open resolver: outside --allow gets
+			 * REFUSED, whatever it asks. */
+			w->st.udp_refused++;
+			len = relay_error(w->in[i], rmsg[i].msg_len,
+					  WIRE_RCODE_REFUSED,
+					  w->fe->acfg.recursion,
+					  w->fe->acfg.edns_size, w->out[out],
+					  UDP_BUF);
+			metrics_inc(&w->metrics, M_ACL_REFUSED);
+			metrics_inc(&w->metrics,
+				    len ? M_RCODE_REFUSED : M_DROPPED);
+		} else {
+			len = answer_query(z, zone_config(z), &w->fe->acfg,
+					   w->in[i], rmsg[i].msg_len,
+					   w->out[out], UDP_BUF, false,
+					   &w->scratch, &info);
+			count_answer(&w->metrics, &info);
+			if (info.action == ANSWER_FORWARD) {
+				if (udp_forward(w, fd, &from[i],
+						rmsg[i].msg_hdr.msg_namelen,
+						w->in[i], rmsg[i].msg_len,
+						w->out[out], &len))
+					continue; /* forward.c replies */
+			} else if (info.action != ANSWER_REPLY) {
+				len = 0;
+			}
+		}
+		if (len == 0) {
+			w->st.udp_dropped++;
+			continue;
+		}
+		w->st.udp_truncated += info.truncated;
+		/* smsg[out] is wired to w->out[out] (udp_vectors_init) */
+		siov[out].iov_len = len;
+		smsg[out].msg_hdr.msg_name = &from[i];
+		smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
+		out++;
+	}
+	rcu_quiescent_state(); /* done with z for this batch */
+	for (int i = 0; i < n; i++)
+		rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
+	int sent = 0;
+	while (sent < out) {
+		int k = sendmmsg(fd, smsg + sent, (unsigned)(out - sent), 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			/* A full socket buffer or an unreachable client:
+			 * drop the rest of this batch. */
+			w->st.udp_dropped += (uint64_t)(out - sent);
+			metrics_add(&w->metrics, M_DROPPED,
+				    (uint64_t)(out - sent));
+			break;
+		}
+		sent += k;
+	}
+	w->st.udp_replies += (uint64_t)sent;
+	metrics_observe(&w->metrics, now_us() - t0, (uint64_t)sent);
+}
+
 static void
 udp_drain(struct worker *w, int fd)
 {
-	static __thread struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
-	static __thread struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
-	static __thread struct sockaddr_storage from[UDP_BATCH];
-
 	for (;;) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			riov[i].iov_base = w->in[i];
-			riov[i].iov_len = UDP_BUF;
-			memset(&rmsg[i].msg_hdr, 0, sizeof(rmsg[i].msg_hdr));
-			rmsg[i].msg_hdr.msg_name = &from[i];
-			rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
-			rmsg[i].msg_hdr.msg_iov = &riov[i];
-			rmsg[i].msg_hdr.msg_iovlen = 1;
-		}
 		int n = recvmmsg(fd, rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -260,85 +362,48 @@ udp_drain(struct worker *w, int fd)
 				log_warn("frontend: recvmmsg");
 			return;
 		}
-		uint64_t t0 = now_us();
-		const struct zone *z = zone_current();
-		int out = 0;
-		for (int i = 0; i < n; i++) {
-			struct answer_info info;
-			size_t len;
-
-			w->st.udp_queries++;
-			if (!source_ok(&from[i]) ||
-			    (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-				w->st.udp_dropped++;
-				metrics_inc(&w->metrics, M_DROPPED);
-				continue;
-			}
-			info.truncated = false;
-			if (!acl_allows(rcu_dereference(w->fe->acl),
-					(const struct sockaddr *)&from[i])) {
-				/* Not an open resolver: outside --allow
-				 * gets REFUSED, whatever it asks. */
-				w->st.udp_refused++;
-				len = relay_error(w->in[i], rmsg[i].msg_len,
-						  WIRE_RCODE_REFUSED,
-						  w->fe->acfg.recursion,
-						  w->fe->acfg.edns_size,
-						  w->out[out], UDP_BUF);
-				metrics_inc(&w->metrics, M_ACL_REFUSED);
-				metrics_inc(&w->metrics,
-					    len ? M_RCODE_REFUSED : M_DROPPED);
-			} else {
-				len = answer_query(z, zone_config(z),
-						   &w->fe->acfg, w->in[i],
-						   rmsg[i].msg_len, w->out[out],
-						   UDP_BUF, false, &w->scratch,
-						   &info);
-				count_answer(&w->metrics, &info);
-				if (info.action == ANSWER_FORWARD) {
-					if (udp_forward(w, fd, &from[i],
-							rmsg[i].msg_hdr.msg_namelen,
-							w->in[i], rmsg[i].msg_len,
-							w->out[out], &len))
-						continue; /* forward.c replies */
-				} else if (info.action != ANSWER_REPLY) {
-					len = 0;
-				}
-			}
-			if (len == 0) {
-				w->st.udp_dropped++;
-				continue;
-			}
-			w->st.udp_truncated += info.truncated;
-			siov[out].iov_base = w->out[out];
-			siov[out].iov_len = len;
-			memset(&smsg[out].msg_hdr, 0, sizeof(smsg[out].msg_hdr));
-			smsg[out].msg_hdr.msg_name = &from[i];
-			smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
-			smsg[out].msg_hdr.msg_iov = &siov[out];
-			smsg[out].msg_hdr.msg_iovlen = 1;
-			out++;
-		}
-		rcu_quiescent_state(); /* done with z for this batch */
-		int sent = 0;
-		while (sent < out) {
-			int k = sendmmsg(fd, smsg + sent, (unsigned)(out - sent), 0);
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				/* A full socket buffer or an unreachable
-				 * client: drop the rest of this batch. */
-				w->st.udp_dropped += (uint64_t)(out - sent);
-				metrics_add(&w->metrics, M_DROPPED,
-					    (uint64_t)(out - sent));
-				break;
-			}
-			sent += k;
-		}
-		w->st.udp_replies += (uint64_t)sent;
-		metrics_observe(&w->metrics, now_us() - t0, (uint64_t)sent);
+		udp_answer(w, fd, n);
 		if (n < UDP_BATCH)
 			return;
+	}
+}
+
+/* One socket per worker (one --listen address, the usual case): block in
+ * recvmmsg itself with MSG_WAITFORONE, as the trivial responder does, so a
+ * batch costs two syscalls (recvmmsg, sendmmsg) instead of three with
+ * epoll_wait. The worker is an offline QSBR reader while it waits, so an
+ * idle worker never delays a publish. frontend_stop() wakes it with
+ * shutdown(SHUT_RD), after which recvmmsg returns what is queued, then 0.
+ * forward.c also sends on this socket, always with MSG_DONTWAIT, so the
+ * socket's blocking mode does not reach it. */
+static void
+udp_loop_blocking(struct worker *w)
+{
+	int fd = w->socks[0];
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+		log_warn("frontend: blocking mode for the udp socket");
+		return;
+	}
+	for (;;) {
+		rcu_thread_offline();
+		int n = recvmmsg(fd, rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
+		rcu_thread_online();
+		if (n > 0)
+			udp_answer(w, fd, n);
+		/* Graceful stop, as the epoll loop's: what the kernel already
+		 * holds is answered (after SHUT_RD recvmmsg still returns what
+		 * is queued, then 0), so a query sent before SIGTERM is not
+		 * lost. */
+		if (atomic_load_explicit(&w->fe->stopping,
+					 memory_order_relaxed) &&
+		    n < UDP_BATCH)
+			break;
+		if (n < 0 && errno != EINTR && errno != EAGAIN) {
+			log_warn("frontend: recvmmsg");
+			break;
+		}
 	}
 }
 
@@ -349,6 +414,12 @@ udp_worker(void *arg)
 	struct epoll_event evs[CONFIG_MAX_LISTEN + 1];
 
 	rcu_register_thread();
+	udp_vectors_init(w);
+	if (w->sock_count == 1) {
+		udp_loop_blocking(w);
+		rcu_unregister_thread();
+		return NULL;
+	}
 	for (;;) {
 		rcu_thread_offline();
 		int n = epoll_wait(w->ep, evs, (int)ARRAY_SIZE(evs), -1);
@@ -551,11 +622,12 @@ tcp_fwd_done(void *arg, uint8_t *msg, size_t len)
 		log_warn("frontend: tcp completion eventfd");
 }
 
-/* Hands one frame to forward.c; returns false (and a SERVFAIL in t->out,
- * length in *len) when the queue is full. */
+/* Hands one frame to forward.c; returns false (and a SERVFAIL in out, of
+ * capacity outcap, length in *len) when the queue is full. */
 static bool
 tcp_forward(struct tcp *t, struct conn *c, const struct frontend *fe,
-	    const uint8_t *q, size_t qlen, size_t *len)
+	    const uint8_t *q, size_t qlen, uint8_t *out, size_t outcap,
+	    size_t *len)
 {
 	struct forward_client cl = {.is_tcp = true, .done = tcp_fwd_done,
 				    .arg = c};
@@ -567,17 +639,22 @@ tcp_forward(struct tcp *t, struct conn *c, const struct frontend *fe,
 	metrics_inc(&t->metrics, M_FWD_QUEUE_FULL);
 	metrics_inc(&t->metrics, M_RCODE_SERVFAIL);
 	*len = relay_error(q, qlen, WIRE_RCODE_SERVFAIL, true,
-			   fe->acfg.edns_size, t->out + 2, sizeof(t->out) - 2);
+			   fe->acfg.edns_size, out, outcap);
 	return false;
 }
 
 /* Answers every complete frame in c->in while nothing is pending and the
- * connection has room for forwarded queries. Returns false when the
+ * connection has room for forwarded queries. The replies (in order; RFC
+ * 7766 6.2.1.1 allows any) go out together in one write per batch rather
+ * than one per query; what the socket does not take becomes c->pending
+ * and reading stops until it drains, so a client that never reads holds
+ * at most one batch. Returns false when the
  * connection must close. */
 static bool
 conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 {
-	size_t off = 0;
+	size_t off = 0, used = 0;
+	uint64_t t0 = now_us(), replies = 0;
 	bool ok = true;
 
 	while (ok && c->pending == NULL && c->inflight < TCP_FWD_PER_CONN) {
@@ -590,8 +667,14 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 		}
 		if (fr == TCPFRAME_MORE)
 			break;
+		if (sizeof(t->out) - used < 2 + WIRE_MSG_MAX) {
+			ok = conn_send(t, c, t->out, used);
+			used = 0;
+			if (!ok || c->pending != NULL)
+				break;
+		}
 		const uint8_t *q = c->in + off + 2;
-		uint64_t t0 = now_us();
+		uint8_t *rep = t->out + used + 2;
 		size_t len;
 		t->st.tcp_queries++;
 		metrics_inc(&t->metrics, M_TCP_QUERIES);
@@ -600,7 +683,7 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 			t->st.tcp_refused++;
 			len = relay_error(q, flen, WIRE_RCODE_REFUSED,
 					  fe->acfg.recursion, fe->acfg.edns_size,
-					  t->out + 2, sizeof(t->out) - 2);
+					  rep, WIRE_MSG_MAX);
 			metrics_inc(&t->metrics, M_ACL_REFUSED);
 			metrics_inc(&t->metrics,
 				    len ? M_RCODE_REFUSED : M_DROPPED);
@@ -610,21 +693,26 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 			const struct zone *z = zone_current();
 			struct answer_info info;
 			len = answer_query(z, zone_config(z), &fe->acfg, q,
-					   flen, t->out + 2, sizeof(t->out) - 2,
-					   true, &t->scratch, &info);
+					   flen, rep, WIRE_MSG_MAX, true,
+					   &t->scratch, &info);
 			rcu_quiescent_state();
 			count_answer(&t->metrics, &info);
 			if (info.action == ANSWER_FORWARD) {
-				if (tcp_forward(t, c, fe, q, flen, &len))
+				if (tcp_forward(t, c, fe, q, flen, rep,
+						WIRE_MSG_MAX, &len))
 					continue; /* the reply comes later */
 			} else if (info.action != ANSWER_REPLY) {
 				continue;
 			}
 		}
-		wire_put_u16_at(t->out, 0, (uint16_t)len);
-		ok = conn_send(t, c, t->out, len + 2);
-		metrics_observe(&t->metrics, now_us() - t0, 1);
+		wire_put_u16_at(t->out + used, 0, (uint16_t)len);
+		used += 2 + len;
+		replies++;
 	}
+	if (ok && used > 0)
+		ok = conn_send(t, c, t->out, used);
+	if (replies > 0)
+		metrics_observe(&t->metrics, now_us() - t0, replies);
 	memmove(c->in, c->in + off, c->in_len - off);
 	c->in_len -= off;
 	return ok;
@@ -636,8 +724,8 @@ conn_read(struct tcp *t, struct conn *c, const struct frontend *fe)
 	for (;;) {
 		if (c->in_len == sizeof(c->in)) /* full: a frame too large */
 			break;
-		ssize_t k = read(c->fd, c->in + c->in_len,
-				 sizeof(c->in) - c->in_len);
+		size_t want = sizeof(c->in) - c->in_len;
+		ssize_t k = read(c->fd, c->in + c->in_len, want);
 		if (k == 0)
 			goto close;
 		if (k < 0) {
@@ -652,6 +740,10 @@ conn_read(struct tcp *t, struct conn *c, const struct frontend *fe)
 			goto close;
 		if (c->pending != NULL || c->inflight >= TCP_FWD_PER_CONN)
 			break; /* backpressure: read again once drained */
+		if ((size_t)k < want)
+			break; /* drained for now; epoll (level-triggered)
+				* reports what comes next, so no read that
+				* would only say EAGAIN */
 	}
 	if (!conn_process(t, c, fe))
 		goto close;
@@ -866,6 +958,7 @@ frontend_open(const struct config *cfg, const struct answer_cfg *acfg)
 	fe->acl = xmalloc(sizeof(*fe->acl));
 	*fe->acl = cfg->allow;
 	pthread_mutex_init(&fe->stats_lock, NULL);
+	atomic_init(&fe->stopping, false);
 	fe->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (fe->stop_fd < 0)
 		fatal("frontend: eventfd");
@@ -941,8 +1034,16 @@ void
 frontend_stop(struct frontend *fe)
 {
 	uint64_t one = 1;
+	atomic_store(&fe->stopping, true);
 	if (write(fe->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("frontend: stop signal");
+	/* Workers blocked in recvmmsg (udp_loop_blocking) wake up when their
+	 * socket is shut for reading; on an unconnected UDP socket Linux does
+	 * that and returns ENOTCONN, which is expected here. */
+	for (size_t i = 0; i < fe->worker_count; i++)
+		if (fe->workers[i] && fe->workers[i]->started &&
+		    fe->workers[i]->sock_count == 1)
+			shutdown(fe->workers[i]->socks[0], SHUT_RD);
 	for (size_t i = 0; i < fe->worker_count; i++) {
 		if (fe->workers[i] && fe->workers[i]->started) {
 			pthread_join(fe->workers[i]->thread, NULL);

@@ -39,7 +39,10 @@
  * RATE_CHANGED_MIN_MS, so a second change soon after a first is not held
  * back a whole second (freshness), while an index that moves every few ms
  * in a busy cluster still costs at most 50 requests per second. A changed
- * index is never lost: the next query returns at once.
+ * index is never lost: the next query returns at once. One-shot fetches of
+ * slotless services always get the short floor: they start only when
+ * marked (by the detector or the sweep, both paced), at most ONESHOT_MAX
+ * at a time, so they cannot spin.
  * Backoff: an error (no reply, timeout, HTTP status other than 200
  * -- 429 and 5xx included -- a body over the cap, malformed JSON) doubles
  * the endpoint's backoff from BACKOFF_MIN_MS up to BACKOFF_MAX_MS, and the
@@ -85,8 +88,9 @@
  * good reply and a hash of the parsed record; a reply whose record hashes
  * the same is not compiled again. A changed record is compiled, the old
  * zsvc released, and the loop publishes one new snapshot per iteration
- * however many replies completed in it (zone_new() over every zsvc, serial
- * + 1; the serial starts at the wall clock in seconds). Nothing is published
+ * however many replies completed in it (zone_new_from() over every zsvc,
+ * re-indexing only the changed ones, serial + 1; the serial starts at the
+ * wall clock in seconds). Nothing is published
  * until the first sync: the service list and every listed service's health
  * fetched once (slotless ones included); that snapshot is marked synced.
  * Services whose names zone.c cannot serve are found at creation (a
@@ -710,6 +714,13 @@ on_service(void *arg, const struct http_reply *rep)
 	uint64_t h;
 	int err;
 
+	/* A one-shot fetch happens only when something marked the service
+	 * (the detector, the sweep) and at most ONESHOT_MAX at a time, so it
+	 * cannot spin: its reply gets the short floor even when the index did
+	 * not move. With the 1 s floor, a sweep fetch that found nothing new
+	 * held back the detector's mark that followed it by up to a second. */
+	uint64_t rate_min_ms = s->req_oneshot ? RATE_CHANGED_MIN_MS : RATE_MIN_MS;
+
 	ep_finished(w, &s->ep);
 	if (s->req_oneshot)
 		w->oneshots--;
@@ -721,7 +732,7 @@ on_service(void *arg, const struct http_reply *rep)
 	}
 	if (s->ep.ok_once && !s->ep.resync && rep->has_index &&
 	    rep->index == s->ep.index) {
-		ep_ok(w, &s->ep, subject, rep, RATE_MIN_MS);
+		ep_ok(w, &s->ep, subject, rep, rate_min_ms);
 		s->last_ok_ms = now_ms();
 		return;
 	}
@@ -755,7 +766,7 @@ on_service(void *arg, const struct http_reply *rep)
 			  rep->index);
 	}
 	catalog_record_fini(&rec);
-	ep_ok(w, &s->ep, subject, rep, RATE_MIN_MS);
+	ep_ok(w, &s->ep, subject, rep, rate_min_ms);
 	s->last_ok_ms = now_ms();
 }
 
@@ -1163,19 +1174,35 @@ schedule(struct watch *w, uint64_t now)
 		}
 	}
 
+	/* Until the first sync, a slot whose service was fetched once holds
+	 * its blocking query back (the index it will block on is kept, so a
+	 * change in between returns at once afterwards) and lends its
+	 * connection to one-shot fetches of slotless services: 1,000
+	 * services sync through max_watches + ONESHOT_MAX connections instead
+	 * of ONESHOT_MAX, and the connection cap is unchanged. */
+	unsigned budget = ONESHOT_MAX;
+	if (!w->synced) {
+		unsigned slot_busy = 0;
+		for (size_t i = 0; i < w->svc_count; i++)
+			slot_busy += w->svcs[i]->has_slot &&
+				     w->svcs[i]->ep.req != NULL;
+		budget += w->max_watches - MIN(slot_busy, w->max_watches);
+	}
 	for (size_t i = 0; i < w->svc_count; i++) {
 		struct svc *s = w->svcs[i];
 
 		if (s->unservable || s->ep.req != NULL)
 			continue;
 		if (s->has_slot) {
+			if (!w->synced && s->ep.ok_once)
+				continue; /* blocks after the first sync */
 			if (ep_due(&s->ep, now, &next))
 				svc_start(w, s);
 			continue;
 		}
 		if (!s->fp_known || (s->ep.ok_once && !s->dirty))
 			continue;
-		if (w->oneshots >= ONESHOT_MAX)
+		if (w->oneshots >= budget)
 			continue; /* a completion wakes the loop */
 		if (ep_due(&s->ep, now, &next))
 			svc_start(w, s);
@@ -1229,7 +1256,9 @@ publish(struct watch *w)
 		if (w->svcs[i]->zsvc != NULL)
 			arr[n++] = w->svcs[i]->zsvc;
 	w->serial++;
-	z = zone_new(w->zcfg, arr, n, w->serial, true);
+	/* Incremental: only the services that changed since the current
+	 * snapshot are re-indexed (zone.h); this thread is its only writer. */
+	z = zone_new_from(zone_current(), w->zcfg, arr, n, w->serial, true);
 	if (w->stale)
 		zone_set_stale(z);
 	free(arr);

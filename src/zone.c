@@ -42,7 +42,8 @@ struct ztag {
 
 /* A name a compiled service contributes to the index, relative to the apex. */
 struct zname {
-	uint8_t rel[WIRE_NAME_MAX];
+	const uint8_t *rel; /* wire form; in the service's name_pool (or, for
+			     * an empty non-terminal, in its struct zename) */
 	uint8_t rel_len;
 	uint8_t kind;	/* enum zone_kind */
 	int32_t tag;	/* index into tags, -1 for the whole service */
@@ -66,18 +67,52 @@ struct zsvc {
 	size_t diag_len;
 	uint32_t *pool;	       /* backing store of every zset's index arrays */
 	struct zname *names;
+	uint8_t *name_pool;    /* the names' bytes, back to back */
+	size_t name_pool_used;
 	size_t name_count;
 };
 
+/* The index: names -> what answers them. It is split into pages of
+ * PAGE_SLOTS open-addressing slots (linear probing within the page); the
+ * high bits of a name's hash pick the page. Pages are shared between
+ * snapshots and copied on write, so a snapshot that differs from the
+ * previous one by one service costs that service's pages, not the whole
+ * index (zone_new_from()). Each page holds one reference on every object
+ * its entries point to (a compiled service, or the shared name of an empty
+ * non-terminal), so an object lives as long as any snapshot can reach it.
+ *
+ * Who frees a shared page: the snapshot that owns it (z->owned[i]), and
+ * snapshots derived incrementally form a chain (parent -> child, at most
+ * one child each). Freeing a snapshot hands each page it owns to its child
+ * when the child still uses it, else frees it. So deriving and freeing
+ * walk two pointer arrays and never touch a page that did not change: no
+ * per-page reference count to write, which at 10,000 services (8,192
+ * pages, one cache miss each) cost more than the change itself. */
+#define PAGE_SLOTS 64	   /* a power of two */
+#define PAGE_MEAN 16	   /* a full build sizes pages for this many names */
+#define PAGE_FILL_MAX 40   /* an incremental insert past this rebuilds */
+#define INCR_MAX_CHANGES 64 /* more changed services than this: rebuild */
+
+/* The name of an empty non-terminal (addr, _tcp, _udp, _<tag>). */
+struct zename {
+	unsigned refs; /* page entries pointing here; watch thread only */
+	struct zname name;
+	uint8_t rel[WIRE_LABEL_MAX + 2]; /* name.rel points here */
+};
+
 struct zent {
-	uint64_t hash;		/* 0 marks an empty slot */
-	const uint8_t *rel;
+	uint32_t hash;	  /* folded name hash; its low bits pick the slot */
+	uint32_t name;	  /* service entries: index into svc->names */
+	uint32_t users;	  /* ZK_EMPTY: the services implying it (addr: 1) */
+	uint8_t kind;	  /* enum zone_kind */
 	uint8_t rel_len;
-	uint8_t kind;
-	const struct zsvc *svc;
-	const struct zset *set;
-	const uint8_t *txt;
-	size_t txt_len;
+	const void *ref;  /* NULL: a free slot; ZK_EMPTY: struct zename;
+			   * else struct zsvc */
+};
+
+struct zpage {
+	unsigned used;
+	struct zent ents[PAGE_SLOTS];
 };
 
 struct zone {
@@ -85,14 +120,22 @@ struct zone {
 	uint32_t serial;
 	bool synced;
 	bool stale;		/* --max-stale passed: answers SERVFAIL */
-	struct zsvc **svcs;
-	size_t svc_count;
+	struct zsvc **svcs;	/* as given to zone_new*(), for the next diff;
+				 * served ones are kept alive by the pages,
+				 * the others by collided_refs */
+	size_t svc_given;
+	size_t names_given;	/* their names and tags, to size the index */
+	size_t svc_count;	/* served */
 	size_t inst_count;
-	struct zent *table;
-	size_t mask;		/* table size - 1 (a power of two) */
-	struct zname ents[3];	/* addr, _tcp, _udp empty non-terminals */
-	struct zname *tag_ents;	/* _<tag> empty non-terminals */
-	size_t tag_ent_count;
+	size_t collisions;	/* names not indexed because they were taken */
+	struct zsvc **collided; /* referenced services that were not served */
+	size_t collided_count;
+	struct zpage **pages;
+	uint8_t *owned;		/* owned[i]: pages[i] is this snapshot's */
+	size_t page_mask;	/* page count - 1 (a power of two) */
+	struct zone *parent;	/* derived from (and sharing pages with) */
+	struct zone *child;	/* derived from this one, at most one */
+	bool overflow;		/* an insert found its page too full */
 };
 
 static struct zone *zone_cur;
@@ -209,23 +252,65 @@ warn_once(const char *what, const char *name)
 static bool
 parse_address(const char *a, struct zinst *zi)
 {
+	uint8_t name[ZONE_NAME_MAX];
+
 	if (inet_pton(AF_INET, a, zi->addr) == 1) {
 		zi->family = 4;
-		zi->target_len = (uint8_t)zone_addr_label(4, zi->addr, zi->target);
+		zi->target_len = (uint8_t)zone_addr_label(4, zi->addr, zi->hex);
+		zi->target = zi->hex;
 		return true;
 	}
 	if (inet_pton(AF_INET6, a, zi->addr) == 1) {
 		zi->family = 6;
-		zi->target_len = (uint8_t)zone_addr_label(6, zi->addr, zi->target);
+		zi->target_len = (uint8_t)zone_addr_label(6, zi->addr, zi->hex);
+		zi->target = zi->hex;
 		return true;
 	}
-	/* A host name: served as the SRV target as is, never as A/AAAA. */
-	int n = wire_name_from_text(a, zi->target);
+	/* A host name: served as the SRV target as is, never as A/AAAA. It
+	 * gets its own allocation, so the common case (an address) costs 33
+	 * bytes of label per instance, not 255. */
+	int n = wire_name_from_text(a, name);
 	if (n <= 1)
 		return false;
+	uint8_t *copy = xmalloc((size_t)n);
+	memcpy(copy, name, (size_t)n);
 	zi->family = 0;
 	zi->target_len = (uint8_t)n;
+	zi->target = copy;
 	return true;
+}
+
+static void
+put16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* The instance's records as answer.c copies them (see struct zinst). */
+static void
+inst_images(struct zinst *zi, uint32_t ttl_s)
+{
+	uint8_t head[10];
+
+	put16(head, 0xc000u | WIRE_HDR_LEN);
+	put16(head + 4, WIRE_CLASS_IN);
+	put16(head + 6, ttl_s >> 16);
+	put16(head + 8, ttl_s);
+	if (zi->family == 4 || zi->family == 6) {
+		size_t alen = zi->family == 4 ? 4 : 16;
+		put16(head + 2, zi->family == 4 ? WIRE_TYPE_A : WIRE_TYPE_AAAA);
+		memcpy(zi->rr_addr, head, 10);
+		put16(zi->rr_addr + 10, (uint32_t)alen);
+		memcpy(zi->rr_addr + 12, zi->addr, alen);
+		zi->rr_addr_len = (uint8_t)(12 + alen);
+	}
+	put16(head + 2, WIRE_TYPE_SRV);
+	memcpy(zi->rr_srv, head, 10);
+	put16(zi->rr_srv + 10, 0);
+	put16(zi->rr_srv + 12, 1);
+	put16(zi->rr_srv + 14, zi->weight);
+	put16(zi->rr_srv + 16, zi->port);
 }
 
 static bool
@@ -350,16 +435,21 @@ diag_build(struct zsvc *s, const struct zone_cfg *cfg,
 		w = si->health == SVC_WARNING ? si->weight_warning
 					      : si->weight_passing;
 		w *= cfg->weight_scale ? cfg->weight_scale : 1;
+		bool parsed = false;
 		if (si->health == SVC_CRITICAL)
 			why = "no (critical)";
 		else if (!inst_served(cfg, si))
 			why = "no (warning, and --only-passing)";
 		else if (si->address == NULL || si->address[0] == '\0')
 			why = "no (no address)";
-		else if (!parse_address(si->address, &zi))
+		else if (!(parsed = parse_address(si->address, &zi)))
 			why = "no (address is not an IP address or a host name)";
 		else if (i >= UINT16_MAX)
 			why = "no (too many instances)";
+		/* parse_address() gives a host name its own copy; here only
+		 * its validity was wanted */
+		if (parsed && zi.family == 0)
+			free((void *)(uintptr_t)zi.target);
 		diag_str(&r, "id=%s", si->id ? si->id : "");
 		diag_str(&r, "node=%s", si->node ? si->node : "");
 		diag_str(&r, "health=%s", health_name(si->health));
@@ -412,7 +502,11 @@ set_fill(struct zsvc *s, const struct svc_record *rec, const uint32_t *src_of,
 			v6[n6++] = inst[k];
 	}
 	*used += n6;
-	*set = (struct zset){inst, n, v4, n4, v6, n6};
+	*set = (struct zset){inst, n, v4, n4, v6, n6, 0};
+	if (n > 0 && n4 == n)
+		set->srv_hex_len = 9;
+	else if (n > 0 && n6 == n)
+		set->srv_hex_len = 33;
 
 	size_t cap = 0;
 	*txt = NULL;
@@ -426,13 +520,16 @@ add_name(struct zsvc *s, enum zone_kind kind, int32_t tag, const uint8_t *l1,
 	 const uint8_t *l2)
 {
 	struct zname *zn = &s->names[s->name_count++];
+	uint8_t *rel = s->name_pool + s->name_pool_used;
 	size_t n = 0;
-	memcpy(zn->rel, l1, (size_t)l1[0] + 1);
+	memcpy(rel, l1, (size_t)l1[0] + 1);
 	n = (size_t)l1[0] + 1;
 	if (l2) {
-		memcpy(zn->rel + n, l2, (size_t)l2[0] + 1);
+		memcpy(rel + n, l2, (size_t)l2[0] + 1);
 		n += (size_t)l2[0] + 1;
 	}
+	s->name_pool_used += n;
+	zn->rel = rel;
 	zn->rel_len = (uint8_t)n;
 	zn->kind = (uint8_t)kind;
 	zn->tag = tag;
@@ -504,6 +601,7 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 		}
 		if (zi->addr_id == s->addr_count)
 			s->addr_count++;
+		inst_images(zi, s->ttl_s);
 		src_of[s->inst_count++] = (uint32_t)i;
 	}
 
@@ -544,6 +642,14 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 	static const uint8_t tcp[] = "\4_tcp", udp[] = "\4_udp";
 	s->names = xcalloc(3 + 2 * s->tag_count, sizeof(*s->names));
 	underscore(s->label, us);
+	/* the exact bytes of the names below, so each costs its length */
+	size_t pool = (s->label[0] + 1u) + 2 * (us[0] + 1u + 5u);
+	for (size_t k = 0; k < s->tag_count; k++) {
+		underscore(s->tags[k].label, ut);
+		pool += (s->tags[k].label[0] + 1u) + (s->label[0] + 1u) +
+			(us[0] + 1u) + (ut[0] + 1u);
+	}
+	s->name_pool = xmalloc(pool);
 	add_name(s, ZK_SERVICE, -1, s->label, NULL);
 	add_name(s, ZK_RFC2782, -1, us, tcp);
 	add_name(s, ZK_RFC2782, -1, us, udp);
@@ -577,6 +683,10 @@ zone_svc_unref(struct zsvc *s)
 	free(s->diag);
 	free(s->pool);
 	free(s->names);
+	free(s->name_pool);
+	for (uint32_t i = 0; i < s->inst_count; i++)
+		if (s->inst[i].family == 0)
+			free((void *)(uintptr_t)s->inst[i].target);
 	free(s->inst);
 	free(s->name);
 	free(s);
@@ -596,108 +706,423 @@ zone_svc_instance_count(const struct zsvc *s)
 
 /* ---- the snapshot index ------------------------------------------------ */
 
-static uint64_t
+static uint32_t
 name_hash(const uint8_t *p, size_t n)
 {
-	return hash_fnv1a(p, n) | 1; /* never 0: 0 marks an empty slot */
+	uint64_t h = hash_fnv1a(p, n);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
+static const struct zname *
+ent_zname(const struct zent *e)
+{
+	if (e->kind == ZK_EMPTY)
+		return &((const struct zename *)e->ref)->name;
+	return &((const struct zsvc *)e->ref)->names[e->name];
+}
+
+static struct zpage *
+page_of(const struct zone *z, uint32_t h)
+{
+	return z->pages[(h / PAGE_SLOTS) & z->page_mask];
+}
+
+/* The slot holding rel, or the free slot where it would go. */
 static struct zent *
-find_slot(const struct zone *z, const uint8_t *rel, size_t len, uint64_t h)
+find_slot(struct zpage *pg, const uint8_t *rel, size_t len, uint32_t h)
 {
-	size_t i = h & z->mask;
+	size_t i = h & (PAGE_SLOTS - 1);
 	for (;;) {
-		struct zent *e = &z->table[i];
-		if (e->hash == 0 || (e->hash == h && e->rel_len == len &&
-				     memcmp(e->rel, rel, len) == 0))
+		struct zent *e = &pg->ents[i];
+		if (e->ref == NULL)
 			return e;
-		i = (i + 1) & z->mask;
+		if (e->hash == h && e->rel_len == len &&
+		    memcmp(ent_zname(e)->rel, rel, len) == 0)
+			return e;
+		i = (i + 1) & (PAGE_SLOTS - 1);
 	}
-}
-
-static bool
-insert(struct zone *z, const struct zname *zn, const struct zsvc *s)
-{
-	uint64_t h = name_hash(zn->rel, zn->rel_len);
-	struct zent *e = find_slot(z, zn->rel, zn->rel_len, h);
-	if (e->hash != 0)
-		return false; /* taken: first one wins */
-	e->hash = h;
-	e->rel = zn->rel;
-	e->rel_len = zn->rel_len;
-	e->kind = zn->kind;
-	e->svc = s;
-	if (s != NULL) {
-		bool whole = zn->tag < 0;
-		e->set = whole ? &s->all : &s->tags[zn->tag].set;
-		if (zn->kind == ZK_SERVICE) {
-			e->txt = whole ? s->txt : s->tags[zn->tag].txt;
-			e->txt_len = whole ? s->txt_len : s->tags[zn->tag].txt_len;
-		}
-	}
-	return true;
 }
 
 static void
+ent_ref(const struct zent *e)
+{
+	if (e->kind == ZK_EMPTY)
+		((struct zename *)(uintptr_t)e->ref)->refs++;
+	else
+		zone_svc_ref((struct zsvc *)(uintptr_t)e->ref);
+}
+
+static void
+ent_unref(const struct zent *e)
+{
+	if (e->kind == ZK_EMPTY) {
+		struct zename *n = (struct zename *)(uintptr_t)e->ref;
+		if (--n->refs == 0)
+			free(n);
+	} else {
+		zone_svc_unref((struct zsvc *)(uintptr_t)e->ref);
+	}
+}
+
+static void
+page_free(struct zpage *pg)
+{
+	if (pg == NULL)
+		return;
+	for (size_t i = 0; i < PAGE_SLOTS; i++)
+		if (pg->ents[i].ref != NULL)
+			ent_unref(&pg->ents[i]);
+	free(pg);
+}
+
+/* The page for hash h, made private to z (copied when shared). */
+static struct zpage *
+page_own(struct zone *z, uint32_t h)
+{
+	size_t i = (h / PAGE_SLOTS) & z->page_mask;
+	if (z->owned[i])
+		return z->pages[i];
+	struct zpage *c = xmalloc(sizeof(*c));
+	memcpy(c, z->pages[i], sizeof(*c)); /* the owner keeps the original */
+	for (size_t k = 0; k < PAGE_SLOTS; k++)
+		if (c->ents[k].ref != NULL)
+			ent_ref(&c->ents[k]);
+	z->pages[i] = c;
+	z->owned[i] = 1;
+	return c;
+}
+
+/* Adds an entry; false when the name is taken (first one wins) or the page
+ * is too full (z->overflow is set: the caller rebuilds with more pages). */
+static bool
+insert(struct zone *z, const struct zname *zn, const void *ref, size_t name,
+       size_t fill_max)
+{
+	uint32_t h = name_hash(zn->rel, zn->rel_len);
+	struct zpage *pg = page_own(z, h);
+	struct zent *e = find_slot(pg, zn->rel, zn->rel_len, h);
+	if (e->ref != NULL)
+		return false;
+	if (pg->used >= fill_max) {
+		z->overflow = true;
+		return false;
+	}
+	e->hash = h;
+	e->kind = zn->kind;
+	e->rel_len = zn->rel_len;
+	e->name = (uint32_t)name;
+	e->users = 1;
+	e->ref = ref;
+	ent_ref(e);
+	pg->used++;
+	return true;
+}
+
+/* Removes the entry in slot i of pg (backward-shift deletion, so probe
+ * chains stay unbroken without tombstones). */
+static void
+page_delete(struct zpage *pg, size_t i)
+{
+	struct zent gone = pg->ents[i];
+	size_t j = i;
+	for (;;) {
+		j = (j + 1) & (PAGE_SLOTS - 1);
+		const struct zent *e = &pg->ents[j];
+		if (e->ref == NULL)
+			break;
+		size_t home = e->hash & (PAGE_SLOTS - 1);
+		/* e may move to i unless its home lies cyclically in (i, j] */
+		bool stays = i <= j ? (home > i && home <= j)
+				    : (home > i || home <= j);
+		if (!stays) {
+			pg->ents[i] = *e;
+			i = j;
+		}
+	}
+	memset(&pg->ents[i], 0, sizeof(pg->ents[i]));
+	pg->used--;
+	ent_unref(&gone);
+}
+
+/* Removes rel's entry if it points at ref (and, for a service, names its
+ * name index). */
+static void
+remove_name(struct zone *z, const struct zname *zn, const void *ref,
+	    size_t name)
+{
+	uint32_t h = name_hash(zn->rel, zn->rel_len);
+	struct zent *e =
+	    find_slot(page_of(z, h), zn->rel, zn->rel_len, h);
+	if (e->ref != ref || (e->kind != ZK_EMPTY && e->name != name))
+		return;
+	struct zpage *pg = page_own(z, h);
+	page_delete(pg, (size_t)(find_slot(pg, zn->rel, zn->rel_len, h) -
+				 pg->ents));
+}
+
+/* A key for one label; borrows label. */
+static void
 ent_name(struct zname *zn, const uint8_t *label)
 {
-	memcpy(zn->rel, label, (size_t)label[0] + 1);
+	zn->rel = label;
 	zn->rel_len = (uint8_t)(label[0] + 1);
 	zn->kind = ZK_EMPTY;
 	zn->tag = -1;
 }
 
-struct zone *
-zone_new(const struct zone_cfg *cfg, struct zsvc *const *svcs, size_t count,
-	 uint32_t serial, bool synced)
+/* One more service implies the empty non-terminal label (one label). */
+static void
+ent_acquire(struct zone *z, const uint8_t *label, size_t fill_max)
+{
+	struct zename *n;
+	struct zname key;
+	ent_name(&key, label);
+	uint32_t h = name_hash(key.rel, key.rel_len);
+	struct zent *e = find_slot(page_of(z, h), key.rel, key.rel_len, h);
+	if (e->ref != NULL) {
+		if (e->kind == ZK_EMPTY) {
+			struct zpage *pg = page_own(z, h);
+			find_slot(pg, key.rel, key.rel_len, h)->users++;
+		}
+		return;
+	}
+	n = xcalloc(1, sizeof(*n));
+	n->name = key;
+	memcpy(n->rel, label, key.rel_len);
+	n->name.rel = n->rel;
+	insert(z, &n->name, n, 0, fill_max);
+	if (n->refs == 0)
+		free(n); /* not inserted: overflow */
+}
+
+/* One service less implies it; the name goes with its last user. */
+static void
+ent_release(struct zone *z, const uint8_t *label)
+{
+	struct zname key;
+	ent_name(&key, label);
+	uint32_t h = name_hash(key.rel, key.rel_len);
+	struct zent *e = find_slot(page_of(z, h), key.rel, key.rel_len, h);
+	if (e->ref == NULL || e->kind != ZK_EMPTY)
+		return;
+	struct zpage *pg = page_own(z, h);
+	e = find_slot(pg, key.rel, key.rel_len, h);
+	if (--e->users == 0)
+		page_delete(pg, (size_t)(e - pg->ents));
+}
+
+static const uint8_t lbl_addr[] = "\4addr", lbl_tcp[] = "\4_tcp",
+		     lbl_udp[] = "\4_udp";
+
+/* Indexes every name of s; false when s is not served (its name is taken,
+ * logged as before) or a page overflowed. */
+static bool
+add_svc(struct zone *z, struct zsvc *s, size_t fill_max)
+{
+	if (!insert(z, &s->names[0], s, 0, fill_max)) {
+		if (!z->overflow) {
+			log_warnx("zone: service %s, not served (its name "
+				  "collides with another service)", s->name);
+			z->collisions++;
+		}
+		return false;
+	}
+	for (size_t n = 1; n < s->name_count; n++) {
+		if (!insert(z, &s->names[n], s, n, fill_max) && !z->overflow) {
+			/* a duplicate of this service's own name is fine;
+			 * a name another service holds is a collision */
+			uint32_t h = name_hash(s->names[n].rel,
+					       s->names[n].rel_len);
+			const struct zent *e =
+			    find_slot(page_of(z, h), s->names[n].rel,
+				      s->names[n].rel_len, h);
+			if (e->ref != s)
+				z->collisions++;
+		}
+	}
+	for (size_t k = 0; k < s->tag_count; k++) {
+		uint8_t ut[WIRE_LABEL_MAX + 2];
+		underscore(s->tags[k].label, ut);
+		ent_acquire(z, ut, fill_max);
+	}
+	ent_acquire(z, lbl_tcp, fill_max);
+	ent_acquire(z, lbl_udp, fill_max);
+	z->svc_count++;
+	z->inst_count += s->inst_count;
+	return !z->overflow;
+}
+
+/* Undoes add_svc() for a served service. */
+static void
+remove_svc(struct zone *z, const struct zsvc *s)
+{
+	for (size_t n = 0; n < s->name_count; n++)
+		remove_name(z, &s->names[n], s, n);
+	for (size_t k = 0; k < s->tag_count; k++) {
+		uint8_t ut[WIRE_LABEL_MAX + 2];
+		underscore(s->tags[k].label, ut);
+		ent_release(z, ut);
+	}
+	ent_release(z, lbl_tcp);
+	ent_release(z, lbl_udp);
+	z->svc_count--;
+	z->inst_count -= s->inst_count;
+}
+
+static bool
+svc_served(const struct zone *z, const struct zsvc *s)
+{
+	uint32_t h = name_hash(s->names[0].rel, s->names[0].rel_len);
+	const struct zent *e = find_slot(page_of(z, h), s->names[0].rel,
+					 s->names[0].rel_len, h);
+	return e->ref == s && e->name == 0;
+}
+
+static struct zone *
+zone_alloc(const struct zone_cfg *cfg, struct zsvc *const *svcs,
+	   size_t count, uint32_t serial, bool synced)
 {
 	struct zone *z = xcalloc(1, sizeof(*z));
-	size_t names = 3, tags = 0, cap = 16;
-
 	z->cfg = *cfg;
 	z->cfg.svc_ttls = NULL; /* used only while compiling */
 	z->cfg.svc_ttl_count = 0;
 	z->serial = serial;
 	z->synced = synced;
 	z->svcs = xcalloc(count ? count : 1, sizeof(*z->svcs));
-	for (size_t i = 0; i < count; i++) {
-		names += svcs[i]->name_count;
-		tags += svcs[i]->tag_count;
-	}
-	names += tags;
-	while (cap < names * 2)
-		cap <<= 1;
-	z->table = xcalloc(cap, sizeof(*z->table));
-	z->mask = cap - 1;
-	z->tag_ents = xcalloc(tags ? tags : 1, sizeof(*z->tag_ents));
+	if (count)
+		memcpy(z->svcs, svcs, count * sizeof(*svcs));
+	z->svc_given = count;
+	return z;
+}
 
-	ent_name(&z->ents[0], (const uint8_t *)"\4addr");
-	ent_name(&z->ents[1], (const uint8_t *)"\4_tcp");
-	ent_name(&z->ents[2], (const uint8_t *)"\4_udp");
-	insert(z, &z->ents[0], NULL);
-	for (size_t i = 0; i < count; i++) {
-		struct zsvc *s = svcs[i];
-		if (!insert(z, &s->names[0], s)) {
-			log_warnx("zone: service %s, not served (its name "
-				  "collides with another service)", s->name);
+static void
+pages_new(struct zone *z, size_t count)
+{
+	z->pages = xcalloc(count, sizeof(*z->pages));
+	z->owned = xmalloc(count);
+	memset(z->owned, 1, count);
+	z->page_mask = count - 1;
+	for (size_t i = 0; i < count; i++)
+		z->pages[i] = xcalloc(1, sizeof(struct zpage));
+}
+
+/* Indexes every service from scratch. */
+static struct zone *
+build_full(const struct zone_cfg *cfg, struct zsvc *const *svcs,
+	   size_t count, uint32_t serial, bool synced)
+{
+	size_t names = 3, pages = 1;
+
+	for (size_t i = 0; i < count; i++)
+		names += svcs[i]->name_count + svcs[i]->tag_count;
+	while (pages * PAGE_MEAN < names)
+		pages <<= 1;
+	for (;;) {
+		struct zone *z = zone_alloc(cfg, svcs, count, serial, synced);
+		size_t collided = 0;
+		z->names_given = names;
+		pages_new(z, pages);
+		z->collided = xcalloc(count ? count : 1, sizeof(*z->collided));
+		ent_acquire(z, lbl_addr, PAGE_SLOTS - 1);
+		for (size_t i = 0; i < count && !z->overflow; i++) {
+			if (!add_svc(z, svcs[i], PAGE_SLOTS - 1) && !z->overflow)
+				z->collided[collided++] = zone_svc_ref(svcs[i]);
+			z->collided_count = collided;
+		}
+		if (!z->overflow)
+			return z;
+		zone_free(z); /* a page filled up: twice the pages */
+		pages <<= 1;
+	}
+}
+
+struct zone *
+zone_new(const struct zone_cfg *cfg, struct zsvc *const *svcs, size_t count,
+	 uint32_t serial, bool synced)
+{
+	return build_full(cfg, svcs, count, serial, synced);
+}
+
+/* Which services went and came between prev->svcs and svcs. Both are in
+ * the caller's order (watch.c: by name); where the pointers differ, the
+ * names say which side moves on. Any misordering only makes a service
+ * count as removed and added again, which is still correct. Returns false
+ * when more than INCR_MAX_CHANGES changed. */
+static bool
+diff(const struct zone *prev, struct zsvc *const *svcs, size_t count,
+     const struct zsvc **gone, size_t *ngone, struct zsvc **came,
+     size_t *ncame)
+{
+	size_t i = 0, j = 0;
+	*ngone = *ncame = 0;
+	while (i < prev->svc_given || j < count) {
+		int c;
+		if (i < prev->svc_given && j < count &&
+		    prev->svcs[i] == svcs[j]) {
+			i++;
+			j++;
 			continue;
 		}
-		for (size_t n = 1; n < s->name_count; n++)
-			insert(z, &s->names[n], s);
-		for (size_t k = 0; k < s->tag_count; k++) {
-			uint8_t ut[WIRE_LABEL_MAX + 2];
-			struct zname *zn = &z->tag_ents[z->tag_ent_count];
-			underscore(s->tags[k].label, ut);
-			ent_name(zn, ut);
-			if (insert(z, zn, NULL))
-				z->tag_ent_count++;
-		}
-		z->svcs[z->svc_count++] = zone_svc_ref(s);
-		z->inst_count += s->inst_count;
+		if (*ngone + *ncame >= INCR_MAX_CHANGES)
+			return false;
+		if (i == prev->svc_given)
+			c = 1;
+		else if (j == count)
+			c = -1;
+		else
+			c = strcmp(prev->svcs[i]->name, svcs[j]->name);
+		if (c <= 0)
+			gone[(*ngone)++] = prev->svcs[i++];
+		if (c >= 0)
+			came[(*ncame)++] = svcs[j++];
 	}
-	if (z->svc_count > 0) {
-		insert(z, &z->ents[1], NULL);
-		insert(z, &z->ents[2], NULL);
+	return true;
+}
+
+struct zone *
+zone_new_from(const struct zone *prev, const struct zone_cfg *cfg,
+	      struct zsvc *const *svcs, size_t count, uint32_t serial,
+	      bool synced)
+{
+	const struct zsvc *gone[INCR_MAX_CHANGES];
+	struct zsvc *came[INCR_MAX_CHANGES];
+	size_t ngone, ncame, names = 0;
+
+	/* Collisions depend on the order services are indexed in; only a
+	 * full build keeps "the first one wins" exact. They are rare (two
+	 * services whose names differ only in case). */
+	if (prev == NULL || prev->collisions > 0 || prev->child != NULL ||
+	    !diff(prev, svcs, count, gone, &ngone, came, &ncame))
+		return build_full(cfg, svcs, count, serial, synced);
+	/* Sized from the difference: reading every service's counts would
+	 * touch 10,000 cache lines at 10,000 services. */
+	names = prev->names_given;
+	for (size_t i = 0; i < ngone; i++)
+		names -= gone[i]->name_count + gone[i]->tag_count;
+	for (size_t i = 0; i < ncame; i++)
+		names += came[i]->name_count + came[i]->tag_count;
+	if ((prev->page_mask + 1) * PAGE_MEAN * 2 < names)
+		return build_full(cfg, svcs, count, serial, synced); /* grown */
+
+	struct zone *z = zone_alloc(cfg, svcs, count, serial, synced);
+	z->pages = xmalloc((prev->page_mask + 1) * sizeof(*z->pages));
+	memcpy(z->pages, prev->pages,
+	       (prev->page_mask + 1) * sizeof(*z->pages));
+	z->owned = xcalloc(prev->page_mask + 1, 1);
+	z->page_mask = prev->page_mask;
+	z->names_given = names;
+	z->parent = (struct zone *)(uintptr_t)prev; /* links only, below */
+	z->parent->child = z;
+	z->svc_count = prev->svc_count;
+	z->inst_count = prev->inst_count;
+	for (size_t i = 0; i < ngone; i++)
+		if (svc_served(z, gone[i]))
+			remove_svc(z, gone[i]);
+	for (size_t i = 0; i < ncame; i++) {
+		if (!add_svc(z, came[i], PAGE_FILL_MAX) || z->collisions) {
+			zone_free(z); /* taken name or full page */
+			return build_full(cfg, svcs, count, serial, synced);
+		}
 	}
 	return z;
 }
@@ -707,11 +1132,25 @@ zone_free(struct zone *z)
 {
 	if (z == NULL)
 		return;
-	for (size_t i = 0; i < z->svc_count; i++)
-		zone_svc_unref(z->svcs[i]);
+	struct zone *c = z->child;
+	for (size_t i = 0; z->pages != NULL && i <= z->page_mask; i++) {
+		if (!z->owned[i])
+			continue; /* an ancestor's */
+		if (c != NULL && c->pages[i] == z->pages[i])
+			c->owned[i] = 1; /* the child still uses it */
+		else
+			page_free(z->pages[i]);
+	}
+	if (c != NULL)
+		c->parent = z->parent;
+	if (z->parent != NULL)
+		z->parent->child = c;
+	free(z->owned);
+	for (size_t i = 0; i < z->collided_count; i++)
+		zone_svc_unref(z->collided[i]);
+	free(z->collided);
+	free(z->pages);
 	free(z->svcs);
-	free(z->table);
-	free(z->tag_ents);
 	free(z);
 }
 
@@ -721,23 +1160,33 @@ zone_lookup(const struct zone *z, const uint8_t *rel, size_t rel_len,
 {
 	if (rel_len == 0 || rel_len > WIRE_NAME_MAX)
 		return false;
-	const struct zent *e =
-	    find_slot(z, rel, rel_len, name_hash(rel, rel_len));
-	if (e->hash == 0)
+	uint32_t h = name_hash(rel, rel_len);
+	const struct zent *e = find_slot(page_of(z, h), rel, rel_len, h);
+	if (e->ref == NULL)
 		return false;
 	hit->kind = (enum zone_kind)e->kind;
-	hit->set = e->set;
-	hit->txt = e->txt;
-	hit->txt_len = e->txt_len;
-	if (e->svc != NULL) {
-		hit->inst = e->svc->inst;
-		hit->addr_count = e->svc->addr_count;
-		hit->ttl_s = e->svc->ttl_s;
-	} else {
+	if (e->kind == ZK_EMPTY) {
+		hit->set = NULL;
+		hit->txt = NULL;
+		hit->txt_len = 0;
 		hit->inst = NULL;
 		hit->addr_count = 0;
 		hit->ttl_s = z->cfg.ttl_s;
+		return true;
 	}
+	const struct zsvc *s = e->ref;
+	int32_t tag = s->names[e->name].tag;
+	hit->set = tag < 0 ? &s->all : &s->tags[tag].set;
+	if (e->kind == ZK_SERVICE) {
+		hit->txt = tag < 0 ? s->txt : s->tags[tag].txt;
+		hit->txt_len = tag < 0 ? s->txt_len : s->tags[tag].txt_len;
+	} else {
+		hit->txt = NULL;
+		hit->txt_len = 0;
+	}
+	hit->inst = s->inst;
+	hit->addr_count = s->addr_count;
+	hit->ttl_s = s->ttl_s;
 	return true;
 }
 
@@ -746,14 +1195,16 @@ zone_svc_diag(const struct zone *z, const uint8_t *label, const uint8_t **txt,
 	      size_t *txt_len)
 {
 	size_t len = (size_t)label[0] + 1;
-	const struct zent *e = find_slot(z, label, len, name_hash(label, len));
+	uint32_t h = name_hash(label, len);
+	const struct zent *e = find_slot(page_of(z, h), label, len, h);
 
 	/* One label names a service, or an empty non-terminal (addr, _tcp,
 	 * _<tag>), which has no service. */
-	if (e->hash == 0 || e->svc == NULL || e->kind != ZK_SERVICE)
+	if (e->ref == NULL || e->kind != ZK_SERVICE)
 		return false;
-	*txt = e->svc->diag;
-	*txt_len = e->svc->diag_len;
+	const struct zsvc *s = e->ref;
+	*txt = s->diag;
+	*txt_len = s->diag_len;
 	return true;
 }
 

@@ -77,6 +77,20 @@ size_t zone_svc_instance_count(const struct zsvc *s); /* served ones */
  * it). Services whose names collide (case-insensitively) keep the first. */
 struct zone *zone_new(const struct zone_cfg *cfg, struct zsvc *const *svcs,
 		      size_t count, uint32_t serial, bool synced);
+/* Like zone_new(), but reuses prev's index (prev answers as before): only the
+ * services that differ between prev's list and svcs (by pointer; watch.c
+ * passes its services in name order, so a diff is one pass) are
+ * re-indexed, copying just the index pages they touch. So a publish after
+ * one service changed costs that service's work, not the zone's. Falls
+ * back to a full build when many services changed, the index outgrew its
+ * pages, or service names collide. prev may be NULL. The result answers
+ * exactly as zone_new(cfg, svcs, count, ...) would. prev and the result
+ * share index pages, linked so that either may be freed first; a snapshot
+ * has at most one such derived snapshot at a time (another call on the
+ * same prev builds in full). */
+struct zone *zone_new_from(const struct zone *prev, const struct zone_cfg *cfg,
+			   struct zsvc *const *svcs, size_t count,
+			   uint32_t serial, bool synced);
 void zone_free(struct zone *z); /* takes NULL */
 
 /* Makes z the current snapshot (takes z), waits for every registered
@@ -116,10 +130,18 @@ struct zinst {
 	uint16_t port;
 	uint16_t weight;  /* SRV weight, already scaled and clamped */
 	uint16_t addr_id; /* index of this address in the service's distinct list */
-	uint8_t target_len;		/* wire length of target */
-	uint8_t target[ZONE_NAME_MAX];	/* for family 0: the full host name,
-					 * wire form; else the <hex> label
-					 * (length byte included) */
+	/* Precomputed records (the query path copies them whole): the A or
+	 * AAAA answer record, owner 0xC00C (the question name), class IN, the
+	 * service's TTL; and the SRV record up to its target (owner 0xC00C,
+	 * type, class, TTL, RDLENGTH 0 to be set, priority 1, weight, port). */
+	uint8_t rr_addr_len;		/* 16 (A), 28 (AAAA), 0 (host name) */
+	uint8_t rr_addr[28];
+	uint8_t rr_srv[18];
+	uint8_t target_len;	/* wire length of target */
+	const uint8_t *target;	/* for family 0: the full host name, wire
+				 * form (owned by the compiled service);
+				 * else hex[] */
+	uint8_t hex[33];	/* the <hex> label, length byte included */
 };
 
 /* A set of served instances: the whole service or one tag's subset. */
@@ -130,6 +152,10 @@ struct zset {
 	uint32_t v4_count;
 	const uint32_t *v6;
 	uint32_t v6_count;
+	/* SRV fast path: the <hex> label length (9 or 33) when every
+	 * instance of the set has a distinct address of one family, so every
+	 * SRV record and its glue have a fixed shape; 0 otherwise. */
+	uint8_t srv_hex_len;
 };
 
 struct zone_hit {

@@ -717,6 +717,63 @@ test_tcp_carries_whole_set_with_glue(void **state)
 	assert_int_equal(f->m.h.arcount, 40);
 }
 
+/* The fixed-shape SRV writer (sets of distinct addresses of one family)
+ * and the general one give the same bytes: same shuffle (the scratch is
+ * restored in between), every size from TCP down to truncation. */
+static void
+test_srv_fixed_shape_matches_general_path(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = {
+	    "primary.data.service.local", "_data._primary.service.local",
+	    "big.service.local", "v6only.service.local"};
+	static const uint16_t sizes[] = {0, 4096, 1232, 700, 512};
+	uint8_t a[65535], b[65535];
+	struct answer_scratch *saved = malloc(sizeof(*saved));
+
+	for (size_t n = 0; n < ARRAY_SIZE(names); n++) {
+		for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+			bool tcp = sizes[k] == 0;
+			uint16_t edns = sizes[k] > 512 ? sizes[k] : 0;
+			size_t ql = tq_build(f->q, 0x1234, names[n], WIRE_TYPE_SRV,
+					     WIRE_CLASS_IN, edns);
+			struct answer_info info;
+			struct zone_hit hit;
+			uint8_t rel[256];
+			size_t rl = 0;
+			/* the set behind the name: its relative wire form */
+			for (size_t p = 12; f->q[p] != 0; p += f->q[p] + 1u)
+				rl = p + f->q[p] + 1u - 12;
+			rl -= zone_config(f->z)->apex_len - 1;
+			memcpy(rel, f->q + 12, rl);
+			assert_true(zone_lookup(f->z, rel, rl, &hit));
+			assert_int_not_equal(hit.set->srv_hex_len, 0);
+			if (n == 0 && k == 0) { /* two instances share an
+						 * address: the general path */
+				struct zone_hit all;
+				assert_true(zone_lookup(
+				    f->z, (const uint8_t *)"\4data", 5, &all));
+				assert_int_equal(all.set->srv_hex_len, 0);
+			}
+
+			memcpy(saved, f->s, sizeof(*saved));
+			size_t la = answer_query(f->z, zone_config(f->z),
+						 &f->acfg, f->q, ql, a, sizeof(a),
+						 tcp, f->s, &info);
+			memcpy(f->s, saved, sizeof(*saved));
+			uint8_t keep = hit.set->srv_hex_len;
+			((struct zset *)(uintptr_t)hit.set)->srv_hex_len = 0;
+			size_t lb = answer_query(f->z, zone_config(f->z),
+						 &f->acfg, f->q, ql, b, sizeof(b),
+						 tcp, f->s, &info);
+			((struct zset *)(uintptr_t)hit.set)->srv_hex_len = keep;
+			assert_int_equal(la, lb);
+			assert_memory_equal(a, b, la);
+		}
+	}
+	free(saved);
+}
+
 /* ---- CHAOS diagnostics ----------------------------------------------------- */
 
 static uint64_t fake_ago_ms; /* how long ago fake_status() last synced */
@@ -926,6 +983,7 @@ main(void)
 	    T(test_udp_with_edns_drops_glue_before_answers),
 	    T(test_client_size_below_ours_is_honoured),
 	    T(test_tcp_carries_whole_set_with_glue),
+	    T(test_srv_fixed_shape_matches_general_path),
 	    T(test_chaos_version_and_hostname),
 	    T(test_chaos_status_is_taken_when_asked),
 	    T(test_chaos_service_listing_has_every_instance),

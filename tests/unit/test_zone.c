@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "catalog.h"
+#include "log.h"
 #include "util.h"
 #include "zone.h"
 
@@ -220,6 +221,181 @@ test_publish_replaces_current(void **state)
 	assert_null(zone_current());
 }
 
+/* ---- incremental index (zone_new_from) --------------------------------- */
+
+#define INC_SVCS 24
+static const char *const inc_tags[] = {"a", "b", "tcp", "udp", "primary"};
+
+/* A service with 1..4 instances, random health and tags; "Svc03"-style
+ * names (upper case) collide with their lower-case twin. */
+static struct zsvc *
+inc_compile(const char *name, unsigned *seed)
+{
+	struct svc_record rec;
+	size_t n = 1 + (size_t)(rand_r(seed) % 4);
+	char addr[32], id[32];
+
+	memset(&rec, 0, sizeof(rec));
+	rec.name = strdup(name);
+	rec.inst = calloc(n, sizeof(*rec.inst));
+	rec.count = n;
+	for (size_t i = 0; i < n; i++) {
+		struct svc_instance *in = &rec.inst[i];
+		snprintf(id, sizeof(id), "i%zu", i);
+		snprintf(addr, sizeof(addr), "10.0.%d.%d", rand_r(seed) % 4,
+			 rand_r(seed) % 4);
+		in->id = strdup(id);
+		in->address = strdup(addr);
+		in->port = (uint16_t)(1000 + i);
+		in->weight_passing = in->weight_warning = 1;
+		in->health = rand_r(seed) % 5 == 0 ? SVC_CRITICAL : SVC_PASSING;
+		in->tags = calloc(ARRAY_SIZE(inc_tags), sizeof(char *));
+		for (size_t t = 0; t < ARRAY_SIZE(inc_tags); t++)
+			if (rand_r(seed) % 3 == 0)
+				in->tags[in->tag_count++] = strdup(inc_tags[t]);
+	}
+	struct zsvc *s = zone_svc_compile(&zc, &rec);
+	catalog_record_fini(&rec);
+	return s;
+}
+
+static void
+hits_equal(const struct zone *a, const struct zone *b, const char *name)
+{
+	struct zone_hit ha, hb;
+	bool fa = lookup(a, name, &ha), fb = lookup(b, name, &hb);
+	if (fa != fb)
+		fail_msg("%s: %s in one snapshot only", name,
+			 fa ? "found" : "not found");
+	if (!fa)
+		return;
+	assert_int_equal(ha.kind, hb.kind);
+	assert_ptr_equal(ha.set, hb.set);
+	assert_ptr_equal(ha.inst, hb.inst);
+	assert_ptr_equal(ha.txt, hb.txt);
+	assert_int_equal(ha.txt_len, hb.txt_len);
+	assert_int_equal(ha.ttl_s, hb.ttl_s);
+	assert_int_equal(ha.addr_count, hb.addr_count);
+}
+
+/* Every name either snapshot could hold answers the same in both. */
+static void
+zones_equal(const struct zone *a, const struct zone *b)
+{
+	char n[128];
+	assert_int_equal(zone_service_count(a), zone_service_count(b));
+	assert_int_equal(zone_instance_count(a), zone_instance_count(b));
+	hits_equal(a, b, "addr");
+	hits_equal(a, b, "_tcp");
+	hits_equal(a, b, "_udp");
+	for (size_t t = 0; t < ARRAY_SIZE(inc_tags); t++) {
+		snprintf(n, sizeof(n), "_%s", inc_tags[t]);
+		hits_equal(a, b, n);
+	}
+	for (int i = 0; i < INC_SVCS; i++) {
+		snprintf(n, sizeof(n), "svc%02d", i);
+		hits_equal(a, b, n);
+		snprintf(n, sizeof(n), "_svc%02d._tcp", i);
+		hits_equal(a, b, n);
+		snprintf(n, sizeof(n), "_svc%02d._udp", i);
+		hits_equal(a, b, n);
+		for (size_t t = 0; t < ARRAY_SIZE(inc_tags); t++) {
+			snprintf(n, sizeof(n), "%s.svc%02d", inc_tags[t], i);
+			hits_equal(a, b, n);
+			snprintf(n, sizeof(n), "_svc%02d._%s", i, inc_tags[t]);
+			hits_equal(a, b, n);
+		}
+	}
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(zone_svc_name(*(struct zsvc *const *)a),
+		      zone_svc_name(*(struct zsvc *const *)b));
+}
+
+static void
+test_incremental_index_matches_full_build(void **state)
+{
+	(void)state;
+	unsigned seed = 42;
+	struct zsvc *cur[2 * INC_SVCS];
+	size_t count = 0;
+	char name[16];
+
+	for (int i = 0; i < INC_SVCS; i += 2) { /* every other one, to add */
+		snprintf(name, sizeof(name), "svc%02d", i);
+		cur[count++] = inc_compile(name, &seed);
+	}
+	struct zone *z = zone_new(&zc, cur, count, 1, true);
+	enum log_level saved = log_current_level;
+	log_set_level(LOG_LVL_ERROR); /* the collisions' warnings, hundreds */
+	for (int step = 0; step < 400; step++) {
+		int op = rand_r(&seed) % 20;
+		int i = rand_r(&seed) % INC_SVCS;
+		size_t at = count;
+		if (op == 19)
+			i %= 2; /* so the collision comes and goes often */
+		/* op 19: a name colliding in case comes or goes */
+		snprintf(name, sizeof(name), op == 19 ? "Svc%02d" : "svc%02d", i);
+		for (size_t k = 0; k < count; k++)
+			if (strcmp(zone_svc_name(cur[k]), name) == 0)
+				at = k;
+		if (at < count && (op < 6 || op == 19)) { /* removed */
+			zone_svc_unref(cur[at]);
+			cur[at] = cur[--count];
+		} else if (at < count) { /* changed: a new compiled form */
+			zone_svc_unref(cur[at]);
+			cur[at] = inc_compile(name, &seed);
+		} else { /* added */
+			cur[count++] = inc_compile(name, &seed);
+		}
+		qsort(cur, count, sizeof(*cur), by_name);
+		struct zone *next = zone_new_from(z, &zc, cur, count,
+						  (uint32_t)step + 2, true);
+		struct zone *full = zone_new(&zc, cur, count, 1, true);
+		zones_equal(next, full);
+		zone_free(full);
+		zone_free(z); /* next must not depend on it */
+		z = next;
+	}
+	log_set_level(saved);
+	zone_free(z);
+	for (size_t k = 0; k < count; k++)
+		zone_svc_unref(cur[k]);
+}
+
+static void
+test_incremental_removal_keeps_shared_empty_names(void **state)
+{
+	(void)state;
+	struct svc_record r1, r2;
+	struct zone_hit hit;
+	one_instance(&r1, "one", "10.0.0.1", SVC_PASSING, "blue");
+	one_instance(&r2, "two", "10.0.0.2", SVC_PASSING, "blue");
+	struct zsvc *s[2] = {zone_svc_compile(&zc, &r1),
+			     zone_svc_compile(&zc, &r2)};
+	catalog_record_fini(&r1);
+	catalog_record_fini(&r2);
+	struct zone *a = zone_new(&zc, s, 2, 1, true);
+	struct zone *b = zone_new_from(a, &zc, s + 1, 1, 2, true);
+	assert_true(lookup(b, "_blue", &hit)); /* "two" still has the tag */
+	assert_int_equal(hit.kind, ZK_EMPTY);
+	assert_false(lookup(b, "one", &hit));
+	assert_true(lookup(a, "one", &hit)); /* a is unchanged */
+	struct zone *c = zone_new_from(b, &zc, NULL, 0, 3, true);
+	assert_false(lookup(c, "_blue", &hit));
+	assert_false(lookup(c, "_tcp", &hit)); /* no service left */
+	assert_true(lookup(c, "addr", &hit));
+	assert_true(lookup(b, "_blue", &hit));
+	zone_free(a);
+	zone_free(b);
+	zone_free(c);
+	zone_svc_unref(s[0]);
+	zone_svc_unref(s[1]);
+}
+
 int
 main(void)
 {
@@ -233,6 +409,8 @@ main(void)
 	    cmocka_unit_test(test_service_ttl_override_applies),
 	    cmocka_unit_test(test_addr_label_round_trips),
 	    cmocka_unit_test(test_publish_replaces_current),
+	    cmocka_unit_test(test_incremental_index_matches_full_build),
+	    cmocka_unit_test(test_incremental_removal_keeps_shared_empty_names),
 	};
 	return cmocka_run_group_tests_name("zone", tests, setup, NULL);
 }
