@@ -161,6 +161,7 @@
 #define RATE_MIN_MS 1000u	   /* between starts, per endpoint, while
 				    * the index does not move */
 #define RATE_CHANGED_MIN_MS 20u	   /* ... and after a reply that moved it */
+#define CONFIRM_MS 250u		   /* second read after an index reset */
 #define STATES_RATE_MIN_MS 2000u   /* the detector's body is cluster-sized */
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 30000u
@@ -199,6 +200,8 @@ struct svc {
 	bool has_slot;	    /* holds one of the max_watches blocking slots */
 	bool dirty;	    /* slotless: fetch once more */
 	bool req_oneshot;   /* ep.req counts against ONESHOT_MAX */
+	bool confirming;    /* a reply with a lower index waits for a second
+			     * read before it is believed */
 	bool fp_known;	    /* slotless: fp is from a detector reply */
 	uint64_t fp;	    /* change detector fingerprint, 0 when no checks */
 	char **nodes;	    /* distinct nodes of the last good reply, sorted;
@@ -736,6 +739,25 @@ on_service(void *arg, const struct http_reply *rep)
 		s->last_ok_ms = now_ms();
 		return;
 	}
+	/* An index that went backwards means the agent's state was reset: a
+	 * restarted server can answer from a store it has not finished
+	 * restoring (seen here: index 1 and no instances, then the real data
+	 * 20 ms later). Serving that would be a wrong answer, so such a
+	 * reply is only believed when a second read, CONFIRM_MS later, says
+	 * the same; the current data serves until then. */
+	if (s->ep.ok_once && rep->has_index && rep->index < s->ep.index &&
+	    !s->confirming) {
+		s->confirming = true;
+		s->ep.resync = true;
+		s->ep.next_ms = now_ms() + CONFIRM_MS;
+		if (!s->has_slot)
+			s->dirty = true;
+		log_debug("watch: service %s, index went backwards (%" PRIu64
+			  " after %" PRIu64 "), reading again before believing "
+			  "it", s->name, rep->index, s->ep.index);
+		return;
+	}
+	s->confirming = false;
 	memset(&rec, 0, sizeof(rec));
 	err = catalog_parse_health(rep->body, rep->body_len, s->name, &rec,
 				   &skipped);
