@@ -103,6 +103,8 @@ static const struct option_def options[] = {
 	{"no-diagnostics", T_BOOL, NULL, "off", 0, 0, OFF(no_diagnostics),
 	 "refuse the CHAOS diagnostic names (version.bind, status.srvshim, "
 	 "<svc>.services.srvshim)"},
+	{"query-log", T_BOOL, NULL, "off", 0, 0, OFF(query_log),
+	 "log every query at info level: client, name, type, rcode, size"},
 	{"syslog", T_BOOL, NULL, "off", 0, 0, OFF(syslog),
 	 "log to syslog (daemon facility) instead of stderr"},
 	{"token", T_TOKEN, NULL, NULL, 0, 0, 0,

@@ -75,6 +75,7 @@ struct config {
 	enum log_level log_level;
 	char *register_self; /* --register-self NAME, or NULL */
 	bool syslog;		 /* log to syslog instead of stderr */
+	bool query_log;		 /* one log line per query */
 	char *config_path;	 /* --config / --check-config, or NULL */
 	bool check_only;	 /* --check-config: print and exit */
 	int argc;		 /* borrowed from main, for reload */

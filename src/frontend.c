@@ -21,6 +21,7 @@
  * than two per query. */
 #include "config_feat.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -77,6 +78,7 @@ struct conn {
 	size_t pending_len, pending_off;
 	struct tcp *t;
 	bool allowed;		  /* the peer is inside --allow */
+	struct sockaddr_storage peer; /* for the query log */
 	bool closed;		  /* fd gone; kept until inflight is 0 */
 	unsigned inflight;	  /* queries at forward.c */
 };
@@ -268,6 +270,71 @@ udp_forward(struct worker *w, int fd, const struct sockaddr_storage *peer,
 	return false;
 }
 
+static const char *
+type_name(uint16_t t, char *buf, size_t len)
+{
+	switch (t) {
+	case WIRE_TYPE_A: return "A";
+	case WIRE_TYPE_NS: return "NS";
+	case WIRE_TYPE_SOA: return "SOA";
+	case WIRE_TYPE_TXT: return "TXT";
+	case WIRE_TYPE_AAAA: return "AAAA";
+	case WIRE_TYPE_SRV: return "SRV";
+	case WIRE_TYPE_ANY: return "ANY";
+	}
+	snprintf(buf, len, "TYPE%u", t); /* RFC 3597 */
+	return buf;
+}
+
+/* --query-log: one line per query, only when asked for (it costs a
+ * formatted, locked write per query). The reply is what was sent, or
+ * NULL for a query handed to the forwarder. */
+static void
+query_log(const struct sockaddr_storage *peer, const char *proto,
+	  const uint8_t *q, size_t qlen, const uint8_t *reply, size_t rlen)
+{
+	char addr[INET6_ADDRSTRLEN] = "?", name[WIRE_NAME_MAX * 4 + 8];
+	uint8_t wname[WIRE_NAME_MAX];
+	struct wire_cur c;
+	uint16_t port = 0, qtype = 0;
+	int n;
+
+	if (peer->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)peer;
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		port = ntohs(sin->sin_port);
+	} else if (peer->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)peer;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(sin6->sin6_port);
+	}
+	wire_cur_init(&c, q, qlen);
+	wire_skip(&c, WIRE_HDR_LEN);
+	n = wire_read_name(&c, wname, false);
+	qtype = wire_get_u16(&c);
+	if (n > 0 && !c.err)
+		wire_name_to_text(wname, (size_t)n, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "(unparsed)");
+	static const char *const rcodes[16] = {
+	    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+	    "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11",
+	    "RCODE12", "RCODE13", "RCODE14", "RCODE15"};
+	char tbuf[16];
+	const char *tname = type_name(qtype, tbuf, sizeof(tbuf));
+	if (reply == NULL) {
+		log_info("query: %s#%u %s %s %s, forwarded", addr, port, proto,
+			 name, tname);
+		return;
+	}
+	unsigned rcode = rlen >= 4 ? reply[3] & 0x0f : 0;
+	unsigned an = rlen >= 8 ? (unsigned)(reply[6] << 8 | reply[7]) : 0;
+	bool tc = rlen >= 3 && (reply[2] & 0x02);
+	log_info("query: %s#%u %s %s %s, %s, %u answers%s, %zu bytes", addr,
+		 port, proto, name, tname, rcodes[rcode], an,
+		 tc ? ", truncated" : "", rlen);
+}
+
 /* Answers the n datagrams in rmsg (ACL, zone, forwarding) and sends the
  * replies with one sendmmsg. */
 static void
@@ -312,12 +379,21 @@ udp_answer(struct worker *w, int fd, int n)
 				if (udp_forward(w, fd, &from[i],
 						rmsg[i].msg_hdr.msg_namelen,
 						w->in[i], rmsg[i].msg_len,
-						w->out[out], &len))
+						w->out[out], &len)) {
+					if (w->fe->cfg->query_log)
+						query_log(&from[i], "udp",
+							  w->in[i],
+							  rmsg[i].msg_len,
+							  NULL, 0);
 					continue; /* forward.c replies */
+				}
 			} else if (info.action != ANSWER_REPLY) {
 				len = 0;
 			}
 		}
+		if (w->fe->cfg->query_log && len > 0)
+			query_log(&from[i], "udp", w->in[i], rmsg[i].msg_len,
+				  w->out[out], len);
 		if (len == 0) {
 			w->st.udp_dropped++;
 			continue;
@@ -699,12 +775,18 @@ conn_process(struct tcp *t, struct conn *c, const struct frontend *fe)
 			count_answer(&t->metrics, &info);
 			if (info.action == ANSWER_FORWARD) {
 				if (tcp_forward(t, c, fe, q, flen, rep,
-						WIRE_MSG_MAX, &len))
+						WIRE_MSG_MAX, &len)) {
+					if (fe->cfg->query_log)
+						query_log(&c->peer, "tcp", q,
+							  flen, NULL, 0);
 					continue; /* the reply comes later */
+				}
 			} else if (info.action != ANSWER_REPLY) {
 				continue;
 			}
 		}
+		if (fe->cfg->query_log)
+			query_log(&c->peer, "tcp", q, flen, rep, len);
 		wire_put_u16_at(t->out + used, 0, (uint16_t)len);
 		used += 2 + len;
 		replies++;
@@ -783,6 +865,7 @@ tcp_accept(struct tcp *t, int lfd, const struct frontend *fe)
 		c->t = t;
 		c->allowed = acl_allows(rcu_dereference(fe->acl),
 					(const struct sockaddr *)&peer);
+		c->peer = peer;
 		if (ep_add(t->ep, fd, EPOLLIN, c) != 0) {
 			close(fd);
 			free(c);

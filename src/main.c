@@ -90,10 +90,11 @@ reload(const struct config *cfg, struct watch *w, struct frontend *fe,
 	    memcmp(&next.http_listen, &cfg->http_listen,
 		   sizeof(next.http_listen)) != 0 ||
 	    next.max_stale_ms != cfg->max_stale_ms ||
-	    next.no_diagnostics != cfg->no_diagnostics)
+	    next.no_diagnostics != cfg->no_diagnostics ||
+	    next.query_log != cfg->query_log)
 		log_warnx("main: reload, zone, listen, consul, workers, "
 			  "edns-size, max-watches, tcp, http-listen, max-stale "
-			  "and no-diagnostics options need a restart; their "
+			  "no-diagnostics and query-log options need a restart; their "
 			  "running values stay");
 	/* Recursors and allowed clients change at once (issue: a resolver
 	 * host's upstreams and networks move); going from no recursor to

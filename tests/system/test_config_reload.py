@@ -22,6 +22,7 @@ Checks:
 
 import glob
 import json
+import re
 import os
 import signal
 import socket
@@ -290,3 +291,24 @@ def test_reload_recursors_apply_at_once(new_srvshimd, tmp_path):
     finally:
         first.stop()
         second.stop()
+
+
+# ---- the query log -------------------------------------------------------------
+
+
+def test_query_log_off_by_default(new_srvshimd, svc):
+    d = new_srvshimd()
+    d.q(svc, "A")
+    assert "query: " not in d.log_text()
+
+
+def test_query_log_one_line_per_query(new_srvshimd, svc):
+    d = new_srvshimd("--query-log")
+    d.q(svc, "SRV")
+    d.q("nosuch-" + svc, "A", tcp_=True)
+    poll(lambda: "nosuch-" in d.log_text(), what="tcp query logged")
+    log = d.log_text()
+    assert re.search(r"query: 127\.0\.0\.1#\d+ udp %s\.service\.local\. SRV, "
+                     r"NOERROR, 1 answers, \d+ bytes" % re.escape(svc), log), log
+    assert re.search(r"query: 127\.0\.0\.1#\d+ tcp nosuch-%s\.service\.local\. "
+                     r"A, NXDOMAIN, 0 answers" % re.escape(svc), log), log
