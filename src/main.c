@@ -93,9 +93,9 @@ reload(const struct config *cfg, struct watch *w, struct frontend *fe,
 	    next.no_diagnostics != cfg->no_diagnostics ||
 	    next.query_log != cfg->query_log)
 		log_warnx("main: reload, zone, listen, consul, workers, "
-			  "edns-size, max-watches, tcp, http-listen, max-stale "
-			  "no-diagnostics and query-log options need a restart; their "
-			  "running values stay");
+			  "edns-size, max-watches, tcp, http-listen, "
+			  "max-stale, no-diagnostics and query-log options "
+			  "need a restart; their running values stay");
 	/* Recursors and allowed clients change at once (issue: a resolver
 	 * host's upstreams and networks move); going from no recursor to
 	 * some (or back) changes RA and needs the forward thread: restart. */
