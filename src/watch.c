@@ -999,23 +999,33 @@ on_catalog(void *arg, const struct http_reply *rep)
 	catalog_names_free(names, count);
 }
 
+/* Starts the request of an endpoint that is one URL (the catalog, the
+ * change detector): a plain read until its index is known or after an
+ * error, a blocking query otherwise. */
 static void
-catalog_start(struct watch *w)
+ep_start(struct watch *w, struct endpoint *ep, const char *base,
+	 http_done_fn *done, const char *subject)
 {
-	uint64_t index = w->catalog.resync ? 0 : w->catalog.index;
-	char *path = build_path(w, "/v1/catalog/services", NULL, index);
+	uint64_t index = ep->resync ? 0 : ep->index;
+	char *path = build_path(w, base, NULL, index);
 	int err = http_get(w->http, path,
 			   index ? blocking_timeout_ms(w) : ONESHOT_TIMEOUT_MS,
-			   on_catalog, w, &w->catalog.req);
+			   done, w, &ep->req);
 
 	free(path);
 	if (err != 0) {
-		w->catalog.req = NULL;
+		ep->req = NULL;
 		metrics_inc(&w->metrics, M_CONSUL_ERROR);
-		ep_fail(w, &w->catalog, "catalog", srv_strerror(err), false);
+		ep_fail(w, ep, subject, srv_strerror(err), false);
 		return;
 	}
-	ep_started(w, &w->catalog, index > 0);
+	ep_started(w, ep, index > 0);
+}
+
+static void
+catalog_start(struct watch *w)
+{
+	ep_start(w, &w->catalog, "/v1/catalog/services", on_catalog, "catalog");
 }
 
 /* ---- the change detector ------------------------------------------------ */
@@ -1117,21 +1127,8 @@ on_states(void *arg, const struct http_reply *rep)
 static void
 states_start(struct watch *w)
 {
-	uint64_t index = w->states.resync ? 0 : w->states.index;
-	char *path = build_path(w, "/v1/health/state/any", NULL, index);
-	int err = http_get(w->http, path,
-			   index ? blocking_timeout_ms(w) : ONESHOT_TIMEOUT_MS,
-			   on_states, w, &w->states.req);
-
-	free(path);
-	if (err != 0) {
-		w->states.req = NULL;
-		metrics_inc(&w->metrics, M_CONSUL_ERROR);
-		ep_fail(w, &w->states, "change detector", srv_strerror(err),
-			false);
-		return;
-	}
-	ep_started(w, &w->states, index > 0);
+	ep_start(w, &w->states, "/v1/health/state/any", on_states,
+		 "change detector");
 }
 
 /* No slotless services left: stop the detector and forget its state, so a

@@ -17,14 +17,7 @@
 #include "tcpframe.h"
 #include "wire.h"
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n",   \
-				__FILE__, __LINE__, #cond);                \
-			abort();                                           \
-		}                                                          \
-	} while (0)
+#include "fuzzcheck.h"
 
 #define MAX_FRAMES 256
 

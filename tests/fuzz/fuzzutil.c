@@ -16,14 +16,7 @@
 #include "wire.h"
 
 /* assert() may be compiled out by a caller's NDEBUG; this never is. */
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n",   \
-				__FILE__, __LINE__, #cond);                \
-			abort();                                           \
-		}                                                          \
-	} while (0)
+#include "fuzzcheck.h"
 
 #define UDP_OUTCAP 4096	 /* frontend.c's UDP_BUF */
 #define TCP_OUTCAP 65535 /* frontend.c's TCP reply buffer, minus framing */
