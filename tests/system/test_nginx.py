@@ -14,6 +14,8 @@ examples/nginx/nginx-1.27.conf (upstream server ... service=www resolve)
 needs nginx >= 1.27.3 and is not tested here.
 """
 
+import time
+
 import pytest
 
 import conftest
@@ -43,14 +45,14 @@ def web(consul, new_srvshimd, uniq, tmp_path):
     poll(lambda: addrs(srv.q(svc, "A")) == list(ADDRS), 5.0,
          what="three A records")
     ngx.start(ngx_port)
-    yield consul, ids, ngx_port
+    yield consul, ids, ngx_port, srv, svc
     ngx.stop()
     for b in backends:
         b.stop()
 
 
 def test_nginx_follows_a_records(web):
-    consul, ids, port = web
+    consul, ids, port, srv, svc = web
     seen = set()
 
     def all_three():
@@ -59,12 +61,21 @@ def test_nginx_follows_a_records(web):
     poll(all_three, 5.0, what="requests reach b0, b1 and b2")
     assert "ERR" not in seen, seen
 
+    # nginx 1.22 keeps each answer for valid=1s and sends a burst of
+    # requests to the first address of the cached (shuffled) answer, so a
+    # few requests without b0 prove nothing. What must hold: once srvshim
+    # no longer answers b0 and nginx's cache has turned over (more than
+    # valid=1s later), nginx never sends to b0.
     consul.critical(ids[0])
-    poll(lambda: "b0" not in lb.spread("127.0.0.1", port, 12), 5.0,
+    poll(lambda: addrs(srv.q(svc, "A")) == list(ADDRS[1:]), 5.0,
+         what="srvshim drops b0")
+    gone = time.monotonic()
+    poll(lambda: time.monotonic() - gone > 1.5 and
+         "b0" not in lb.spread("127.0.0.1", port, 12), 10.0,
          what="nginx stops sending to b0")
     got = lb.spread("127.0.0.1", port, 30)
-    assert set(got) == {"b1", "b2"}, got
+    assert set(got) <= {"b1", "b2"} and got, got
 
     consul.passing(ids[0])
-    poll(lambda: "b0" in lb.spread("127.0.0.1", port, 12), 5.0,
+    poll(lambda: "b0" in lb.spread("127.0.0.1", port, 12), 10.0,
          what="nginx sends to b0 again")
