@@ -160,11 +160,16 @@ def test_no_quorum_stale_reads_keep_data_current(cluster, new_srvshimd,
     assert not bad, "%d of %d answers wrong, first: %r" \
         % (len(bad), count, bad[:5])
     # Requests the client agent routes to a killed server fail until it
-    # notices (rpc error, HTTP 500): brief episodes, each retried at once.
-    # What matters: the last one ended, and the data never went stale.
-    ep = re.findall(r"watch: consul .*, (unavailable|unreachable|recovered)",
-                    stale.log_text())
-    assert not ep or ep[-1] == "recovered", stale.log_tail()
+    # notices (rpc error, HTTP 500): brief episodes, each retried with
+    # backoff, and one may be open at this instant (CI saw one start
+    # 13 s after the kill). What matters: every episode ends, and the
+    # data never went stale.
+    def episodes_closed():
+        ep = re.findall(
+            r"watch: consul .*, (unavailable|unreachable|recovered)",
+            stale.log_text())
+        return not ep or ep[-1] == "recovered"
+    poll(episodes_closed, timeout=20, what="the last episode recovered")
     assert not re.search(r"data, stale", stale.log_text()), stale.log_tail()
     r = stale.q(name, "A")
     assert addrs(r) == want, describe(r)
