@@ -83,6 +83,29 @@ struct forward {
 
 /* ---- replying -------------------------------------------------------------- */
 
+/* Sends a reply to a UDP client on the listener's socket. One larger than
+ * the interface MTU (EMSGSIZE: the socket sets DF, frontend.c) goes as its
+ * truncated form instead, so the client retries over TCP (RFC 9715 3.1). */
+static ssize_t
+udp_reply(struct forward *fw, const struct req *r, const uint8_t *msg,
+	  size_t len)
+{
+	uint8_t tc[WIRE_UDP_MIN];
+	ssize_t n = sendto(r->cl.fd, msg, len, MSG_DONTWAIT,
+			   (const struct sockaddr *)&r->cl.peer,
+			   r->cl.peer_len);
+
+	if (n >= 0 || errno != EMSGSIZE)
+		return n;
+	len = relay_truncated(r->q, r->qlen, msg, len, fw->cfg->edns_size, tc,
+			      sizeof(tc));
+	if (len == 0)
+		return n;
+	metrics_inc(&fw->metrics, M_TRUNCATED);
+	return sendto(r->cl.fd, tc, len, MSG_DONTWAIT,
+		      (const struct sockaddr *)&r->cl.peer, r->cl.peer_len);
+}
+
 /* Sends out[0..len) to the request's client and frees the request. */
 static void
 deliver(struct forward *fw, struct req *r, const uint8_t *msg, size_t len)
@@ -103,9 +126,7 @@ deliver(struct forward *fw, struct req *r, const uint8_t *msg, size_t len)
 		memcpy(framed + 2, msg, len);
 		r->cl.done(r->cl.arg, framed, len + 2);
 		r->cl.done = NULL;
-	} else if (sendto(r->cl.fd, msg, len, MSG_DONTWAIT,
-			  (const struct sockaddr *)&r->cl.peer,
-			  r->cl.peer_len) < 0) {
+	} else if (udp_reply(fw, r, msg, len) < 0) {
 		log_debug("forward: reply to a UDP client dropped (%s)",
 			  strerror(errno));
 	}

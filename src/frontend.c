@@ -152,6 +152,30 @@ bind_advice(const struct listen_addr *la, int err, bool is_tcp)
 			"check --listen", proto, la->text, strerror(err));
 }
 
+/* Replies leave with DF set and are never fragmented here (RFC 9715 3.1):
+ * a fragmented DNS reply is what off-path cache poisoning forges. PROBE
+ * sets DF but ignores path-MTU values learnt from ICMP, which an attacker
+ * can forge too; a reply larger than the interface MTU fails with EMSGSIZE
+ * and is resent truncated (udp_send). A bonus: a DF packet needs no IP ID,
+ * so the kernel skips its IP-ID hash per reply. */
+static void
+udp_dont_fragment(int fd, const struct listen_addr *la)
+{
+	int probe = IP_PMTUDISC_PROBE, one = 1;
+
+	if (la->ss.ss_family == AF_INET) {
+		if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe,
+			       sizeof(probe)) != 0)
+			log_warn("frontend: IP_MTU_DISCOVER on %s", la->text);
+		return;
+	}
+	probe = IPV6_PMTUDISC_PROBE;
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe,
+		       sizeof(probe)) != 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof(one)) != 0)
+		log_warn("frontend: IPV6_DONTFRAG on %s", la->text);
+}
+
 static int
 open_socket(const struct listen_addr *la, bool is_tcp)
 {
@@ -184,6 +208,7 @@ open_socket(const struct listen_addr *la, bool is_tcp)
 		int sz = 4 << 20;
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		udp_dont_fragment(fd, la);
 	}
 	return fd;
 }
@@ -231,6 +256,7 @@ source_ok(const struct sockaddr_storage *ss)
 static __thread struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
 static __thread struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
 static __thread struct sockaddr_storage from[UDP_BATCH];
+static __thread int qsrc[UDP_BATCH]; /* reply slot -> its query's slot */
 
 static void
 udp_vectors_init(struct worker *w)
@@ -335,6 +361,58 @@ query_log(const struct sockaddr_storage *peer, const char *proto,
 		 tc ? ", truncated" : "", rlen);
 }
 
+/* Sends the batch's count replies (smsg), with as few sendmmsg calls as
+ * the kernel allows. sendmmsg stops at a message it cannot send; that one
+ * is dealt with and the rest goes on:
+ * - EMSGSIZE (DF is set, udp_dont_fragment, and the reply is larger than
+ *   the interface MTU): resent as header, question and OPT with TC set, so
+ *   the client retries over TCP (RFC 9715 3.1) instead of timing out;
+ * - a full socket buffer: the rest of the batch is dropped (the kernel
+ *   would drop them anyway; the clients retry);
+ * - anything else (an address the kernel refuses): that reply is dropped.
+ * Returns the number of replies sent. */
+static int
+udp_send(struct worker *w, int fd, int count)
+{
+	int pos = 0, sent = 0;
+	bool shrunk = false; /* smsg[pos] is already the truncated form */
+
+	while (pos < count) {
+		int k = sendmmsg(fd, smsg + pos, (unsigned)(count - pos), 0);
+		if (k > 0) {
+			pos += k;
+			sent += k;
+			shrunk = false;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EMSGSIZE && !shrunk) {
+			int i = qsrc[pos];
+			size_t len = relay_truncated(
+			    w->in[i], rmsg[i].msg_len, w->out[pos],
+			    siov[pos].iov_len, w->fe->acfg.edns_size,
+			    w->out[pos], UDP_BUF);
+			if (len > 0) {
+				siov[pos].iov_len = len;
+				shrunk = true;
+				w->st.udp_truncated++;
+				metrics_inc(&w->metrics, M_TRUNCATED);
+				continue;
+			}
+		}
+		int lost = k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+				     errno == ENOBUFS)
+			       ? count - pos
+			       : 1;
+		w->st.udp_dropped += (uint64_t)lost;
+		metrics_add(&w->metrics, M_DROPPED, (uint64_t)lost);
+		pos += lost;
+		shrunk = false;
+	}
+	return sent;
+}
+
 /* Answers the n datagrams in rmsg (ACL, zone, forwarding) and sends the
  * replies with one sendmmsg. */
 static void
@@ -401,6 +479,7 @@ udp_answer(struct worker *w, int fd, int n)
 		w->st.udp_truncated += info.truncated;
 		/* smsg[out] is wired to w->out[out] (udp_vectors_init) */
 		siov[out].iov_len = len;
+		qsrc[out] = i;
 		smsg[out].msg_hdr.msg_name = &from[i];
 		smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;
 		out++;
@@ -408,21 +487,7 @@ udp_answer(struct worker *w, int fd, int n)
 	rcu_quiescent_state(); /* done with z for this batch */
 	for (int i = 0; i < n; i++)
 		rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
-	int sent = 0;
-	while (sent < out) {
-		int k = sendmmsg(fd, smsg + sent, (unsigned)(out - sent), 0);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			/* A full socket buffer or an unreachable client:
-			 * drop the rest of this batch. */
-			w->st.udp_dropped += (uint64_t)(out - sent);
-			metrics_add(&w->metrics, M_DROPPED,
-				    (uint64_t)(out - sent));
-			break;
-		}
-		sent += k;
-	}
+	int sent = udp_send(w, fd, out);
 	w->st.udp_replies += (uint64_t)sent;
 	metrics_observe(&w->metrics, now_us() - t0, (uint64_t)sent);
 }

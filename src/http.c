@@ -9,6 +9,7 @@
 
 #include <assert.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -54,10 +55,34 @@ struct http {
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned global_users;
 
+/* Debian's libcurl is built with libssh2 (scp/sftp), and curl_global_init()
+ * calls libssh2_init(0), which initialises all of OpenSSL's algorithms:
+ * about 1.5 MiB of libcrypto pages made resident, in a process that never
+ * speaks SSH. libssh2 initialises its crypto only on the first of its
+ * reference-counted init calls, so a first call with LIBSSH2_INIT_NO_CRYPTO
+ * (0x0001) makes curl's call a no-op. Found through the symbol table of the
+ * libraries already loaded: a libcurl without libssh2 skips this. Once per
+ * process (the reference it takes is never dropped: libssh2 then has nothing
+ * to free). */
+static void
+libssh2_skip_crypto(void)
+{
+	static bool done;
+	int (*ssh2_init)(int);
+
+	if (done)
+		return;
+	done = true;
+	*(void **)&ssh2_init = dlsym(RTLD_DEFAULT, "libssh2_init");
+	if (ssh2_init != NULL)
+		(void)ssh2_init(0x0001);
+}
+
 static void
 global_ref(void)
 {
 	pthread_mutex_lock(&global_lock);
+	libssh2_skip_crypto();
 	if (global_users++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("http: libcurl, initialisation failed");
 	pthread_mutex_unlock(&global_lock);

@@ -18,9 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <urcu-qsbr.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "answer.h"
 #include "config.h"
@@ -29,6 +26,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "privs.h"
+#include "sdnotify.h"
 #include "selfreg.h"
 #include "util.h"
 #include "watch.h"
@@ -147,33 +145,45 @@ reload(const struct config *cfg, struct watch *w, struct frontend *fe,
  * watchdog while the watch thread keeps turning. */
 struct notify {
 	bool ready_sent;
+	bool failed_logged;
 	uint64_t watchdog_us;
 	uint64_t last_pet_ms;
 };
 
+/* One notification to the service manager; a failure is logged once (a
+ * malformed or unreachable $NOTIFY_SOCKET does not get better by itself). */
+static void
+notify_send(struct notify *n, const char *msg)
+{
+	if (sdnotify_send(msg) < 0 && !n->failed_logged) {
+		log_warn("main: service manager notification, sending to "
+			 "NOTIFY_SOCKET=%s failed: %s; readiness and watchdog "
+			 "pets are not delivered", getenv("NOTIFY_SOCKET"),
+			 strerror(errno));
+		n->failed_logged = true;
+	}
+}
+
 static void
 notify_tick(struct notify *n, struct watch *w)
 {
-#ifdef HAVE_SYSTEMD
 	struct watch_status st;
 	uint64_t now = now_ms();
+	char msg[128];
 
 	watch_get_status(w, &st);
 	if (!n->ready_sent && st.synced) {
-		sd_notifyf(0, "READY=1\nSTATUS=serving %u services, %u "
-			   "instances", st.services, st.instances);
+		snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving %u services, "
+			 "%u instances", st.services, st.instances);
+		notify_send(n, msg);
 		n->ready_sent = true;
 	}
 	if (n->watchdog_us != 0 &&
 	    now - n->last_pet_ms >= n->watchdog_us / 2000 &&
 	    now - st.loop_ms < n->watchdog_us / 1000) {
-		sd_notify(0, "WATCHDOG=1");
+		notify_send(n, "WATCHDOG=1");
 		n->last_pet_ms = now;
 	}
-#else
-	(void)n;
-	(void)w;
-#endif
 }
 
 int
@@ -258,10 +268,7 @@ main(int argc, char **argv)
 	self = selfreg_start(&cfg, w); /* NULL without --register-self */
 
 	struct notify nt = {0};
-#ifdef HAVE_SYSTEMD
-	if (sd_watchdog_enabled(0, &nt.watchdog_us) <= 0)
-		nt.watchdog_us = 0;
-#endif
+	nt.watchdog_us = sdnotify_watchdog_usec();
 	for (;;) {
 		struct timespec tick = {0, 200 * 1000000L};
 		notify_tick(&nt, w);
@@ -274,6 +281,7 @@ main(int argc, char **argv)
 		}
 		log_info("main: %s, stopping", sig == SIGINT ? "SIGINT"
 							      : "SIGTERM");
+		notify_send(&nt, "STOPPING=1");
 		break;
 	}
 
@@ -287,9 +295,6 @@ main(int argc, char **argv)
 	frontend_free(fe);
 	zone_shutdown();
 	config_fini(&cfg);
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, "STOPPING=1");
-#endif
 	log_info("main: stopped");
 	return 0;
 }

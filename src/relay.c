@@ -372,3 +372,22 @@ relay_error(const uint8_t *q, size_t qlen, uint16_t rcode, bool ra,
 	}
 	return c.err ? 0 : c.pos;
 }
+
+size_t
+relay_truncated(const uint8_t *q, size_t qlen, const uint8_t *reply,
+		size_t rlen, uint16_t edns_size, uint8_t *out, size_t cap)
+{
+	uint16_t flags;
+	size_t n;
+
+	if (rlen < WIRE_HDR_LEN)
+		return 0;
+	flags = (uint16_t)(reply[2] << 8 | reply[3]);
+	n = relay_error(q, qlen, flags & WIRE_F_RCODE,
+			(flags & WIRE_F_RA) != 0, edns_size, out, cap);
+	if (n < WIRE_HDR_LEN)
+		return 0;
+	wire_put_u16_at(out, 2, (uint16_t)(((out[2] << 8) | out[3]) |
+					   WIRE_F_TC | (flags & WIRE_F_AA)));
+	return n;
+}

@@ -63,6 +63,14 @@ size_t relay_upstream_query(const struct relay_query *rq, uint16_t id,
 			    const uint8_t own_tag[RELAY_TAG_LEN], uint8_t *out,
 			    size_t cap);
 
+/* The reply to send instead of reply[0..rlen) when it cannot leave in one
+ * unfragmented datagram (sendmsg said EMSGSIZE: larger than the interface
+ * MTU, RFC 9715 3.1): the query q's header and question, reply's AA, RA and
+ * rcode, TC set, no records but an OPT when the query had one. out may be
+ * reply itself (its flags are read first). Returns the length, or 0. */
+size_t relay_truncated(const uint8_t *q, size_t qlen, const uint8_t *reply,
+		       size_t rlen, uint16_t edns_size, uint8_t *out,
+		       size_t cap);
 /* Reshapes the upstream reply up[0..uplen) for the client rq into out:
  * the client's ID and question bytes, the upstream's flags and records
  * (OPT removed; RA set; RD and CD as the client sent them), every TTL

@@ -349,6 +349,54 @@ def test_getent_forty_instances(world, resolv):
     assert got == sorted(want), "getent returned %d of 40" % len(got or [])
 
 
+
+def _flags(dig_out):
+    return dig_out.split("flags:")[1].split(";")[0].split()
+
+
+def test_reply_larger_than_mtu_goes_truncated(world, tmp_path):
+    """UDP replies leave with DF set and are never fragmented (RFC 9715):
+    with the namespace's loopback MTU lowered to 1280, a 40-instance SRV
+    reply (about 1.9 kB, within the client's 4096 and --edns-size 4096)
+    cannot be sent whole, so srvshimd sends header, question and OPT with
+    TC set, and the whole answer comes over TCP. At the normal MTU the
+    same query gets all 40 over UDP."""
+    d = start_srvshimd(world.ns, tmp_path, "srvshimd-mtu", "127.0.0.5:53",
+                       world.consul, "--edns-size", "4096")
+    name = "mtu-%04x" % random.getrandbits(16)
+    fqdn = name + ".service.local"
+    net = random.randint(1, 254)
+    want = ["127.62.%d.%d" % (net, i) for i in range(1, 41)]
+    ids = world.reg.register_many(name, want, port=9000)
+    try:
+        def udp():
+            return world.dig("+bufsize=4096", "+ignore", "+norec", fqdn,
+                             "SRV", server="127.0.0.5")
+        poll(lambda: "ANSWER: 40," in udp().stdout, timeout=15,
+             what="40 SRV records over UDP at MTU 65536")
+        r = udp()
+        assert "tc" not in _flags(r.stdout), r.stdout
+        assert int(r.stdout.split("MSG SIZE  rcvd: ")[1].split()[0]) > 1300
+
+        world.ns.run("ip", "link", "set", "lo", "mtu", "1280", check=True)
+        r = udp()
+        assert "status: NOERROR" in r.stdout, r.stdout
+        assert {"qr", "aa", "tc"} <= set(_flags(r.stdout)), r.stdout
+        assert "ANSWER: 0," in r.stdout and "ADDITIONAL: 1" in r.stdout, \
+            r.stdout  # the OPT only
+        t = world.dig("+tcp", "+norec", fqdn, "SRV", server="127.0.0.5")
+        assert "ANSWER: 40," in t.stdout, t.stdout
+        # small replies are untouched
+        r = world.dig("+bufsize=4096", "+norec", fqdn, "SOA",
+                      server="127.0.0.5")
+        assert "tc" not in _flags(r.stdout), r.stdout
+        assert d.alive()
+    finally:
+        world.ns.run("ip", "link", "set", "lo", "mtu", "65536")
+        for sid in ids:
+            world.reg.deregister(sid)
+        d.stop()
+
 def test_getent_outside_zone_through_recursor(world, resolv):
     assert world.getent(OUTSIDE_NAME, resolv) == [OUTSIDE_ADDR]
     # The zone is still answered by srvshimd itself, not the upstream.

@@ -367,6 +367,55 @@ test_error_reply_echoes_question_and_opt(void **state)
 	free(m);
 }
 
+/* A reply too big for the interface MTU is replaced by its truncated form:
+ * the query's ID and question, the reply's AA, RA and rcode, TC, no
+ * records, and our OPT when the client sent one; built in place. */
+static void
+test_truncated_keeps_question_flags_and_opt(void **state)
+{
+	(void)state;
+	uint8_t q[600], big[2000];
+	struct tmsg *m = malloc(sizeof(*m));
+	size_t qlen = client_query(q, 0x4242, "Big.Service.Local", 4096, 0,
+				   false);
+	/* the "big" reply: the query's header and question, AA and RA,
+	 * 1,500 bytes of records we do not care about */
+	memset(big, 0xee, sizeof(big));
+	memcpy(big, q, qlen);
+	wire_put_u16_at(big, 2, (uint16_t)(WIRE_F_QR | WIRE_F_AA | WIRE_F_RA |
+					   WIRE_F_RD));
+	wire_put_u16_at(big, 6, 40); /* ancount */
+	size_t n = relay_truncated(q, qlen, big, 1500, 1232, big, sizeof(big));
+	assert_true(n > WIRE_HDR_LEN && n < 100);
+	tm_parse(big, n, m);
+	assert_int_equal(m->h.id, 0x4242);
+	assert_true(m->h.flags & WIRE_F_TC);
+	assert_true(m->h.flags & WIRE_F_AA);
+	assert_true(m->h.flags & WIRE_F_RA);
+	assert_true(m->h.flags & WIRE_F_QR);
+	assert_int_equal(m->h.flags & WIRE_F_RCODE, WIRE_RCODE_NOERROR);
+	assert_string_equal(m->qname, "Big.Service.Local.");
+	assert_int_equal(m->h.ancount + m->h.nscount, 0);
+	assert_int_equal(m->h.arcount, 1);
+	assert_int_equal(m->rr[0].type, WIRE_TYPE_OPT);
+
+	/* without EDNS: no OPT; a forwarded NXDOMAIN keeps its rcode */
+	qlen = client_query(q, 7, "gone.example", 0, 0, false);
+	memcpy(big, q, qlen);
+	wire_put_u16_at(big, 2, (uint16_t)(WIRE_F_QR | WIRE_F_RA |
+					   WIRE_RCODE_NXDOMAIN));
+	n = relay_truncated(q, qlen, big, 1400, 1232, big, sizeof(big));
+	tm_parse(big, n, m);
+	assert_true(m->h.flags & WIRE_F_TC);
+	assert_false(m->h.flags & WIRE_F_AA);
+	assert_int_equal(m->h.flags & WIRE_F_RCODE, WIRE_RCODE_NXDOMAIN);
+	assert_int_equal(m->h.arcount, 0);
+	/* a runt reply gives nothing to send */
+	assert_int_equal(relay_truncated(q, qlen, big, 5, 1232, big,
+					 sizeof(big)), 0);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -381,6 +430,7 @@ main(void)
 	    cmocka_unit_test(test_cache_ttl_rules),
 	    cmocka_unit_test(test_cache_key_ignores_case_and_rd),
 	    cmocka_unit_test(test_error_reply_echoes_question_and_opt),
+	    cmocka_unit_test(test_truncated_keeps_question_flags_and_opt),
 	};
 	return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
 }
