@@ -49,7 +49,12 @@
 #include "zone.h"
 
 #define UDP_BATCH 64
-#define UDP_BUF 4096	     /* EDNS sizes are capped at 4096 */
+#define UDP_BUF 4096	     /* a reply: EDNS sizes are capped at 4096 */
+/* A query: 2,048 bytes hold any real one (a name is at most 255 bytes; EDNS
+ * padding, RFC 8467, pads queries to 128-byte blocks) and put two receive
+ * slots in a page. A longer datagram arrives truncated (MSG_TRUNC) and is
+ * dropped, as one over 4,096 always was. */
+#define UDP_IN 2048
 #define TCP_IN_MAX TCPFRAME_IN_MAX /* largest TCP query; larger: close */
 #define TCP_BACKLOG 1024
 #define TCP_FWD_PER_CONN 32  /* forwarded queries in flight per connection */
@@ -62,8 +67,13 @@ struct worker {
 	int socks[CONFIG_MAX_LISTEN];
 	size_t sock_count;
 	struct answer_scratch scratch;
-	uint8_t in[UDP_BATCH][UDP_BUF];
-	uint8_t out[UDP_BATCH][UDP_BUF];
+	uint8_t in[UDP_BATCH][UDP_IN];
+	/* Replies are packed one after another (udp_answer), not one page-
+	 * sized slot each: a batch of 64 small replies touches two pages,
+	 * not 64, which keeps 250 KiB per worker out of the resident set.
+	 * UDP_BUF per reply still fits: after k replies at most k * UDP_BUF
+	 * bytes are used. */
+	uint8_t out[UDP_BATCH * UDP_BUF];
 	struct frontend_stats st; /* written by this thread only */
 	struct metrics_block metrics; /* written by this thread only */
 };
@@ -249,10 +259,10 @@ source_ok(const struct sockaddr_storage *ss)
 	return false;
 }
 
-/* Per-thread message vectors. Each in[i]/out[i] pair is wired once
- * (udp_vectors_init); a batch then only resets what the kernel or the
- * previous batch changed: msg_namelen of the slots received into, and the
- * address, address length and length of each reply. */
+/* Per-thread message vectors, wired once (udp_vectors_init): in[i] to
+ * rmsg[i]; a batch then only resets what the kernel or the previous batch
+ * changed: msg_namelen of the slots received into, and the address, address
+ * length, buffer and length of each reply. */
 static __thread struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
 static __thread struct iovec riov[UDP_BATCH], siov[UDP_BATCH];
 static __thread struct sockaddr_storage from[UDP_BATCH];
@@ -265,12 +275,11 @@ udp_vectors_init(struct worker *w)
 	memset(smsg, 0, sizeof(smsg));
 	for (int i = 0; i < UDP_BATCH; i++) {
 		riov[i].iov_base = w->in[i];
-		riov[i].iov_len = UDP_BUF;
+		riov[i].iov_len = UDP_IN;
 		rmsg[i].msg_hdr.msg_name = &from[i];
 		rmsg[i].msg_hdr.msg_namelen = sizeof(from[i]);
 		rmsg[i].msg_hdr.msg_iov = &riov[i];
 		rmsg[i].msg_hdr.msg_iovlen = 1;
-		siov[i].iov_base = w->out[i];
 		smsg[i].msg_hdr.msg_iov = &siov[i];
 		smsg[i].msg_hdr.msg_iovlen = 1;
 	}
@@ -390,9 +399,9 @@ udp_send(struct worker *w, int fd, int count)
 		if (k < 0 && errno == EMSGSIZE && !shrunk) {
 			int i = qsrc[pos];
 			size_t len = relay_truncated(
-			    w->in[i], rmsg[i].msg_len, w->out[pos],
+			    w->in[i], rmsg[i].msg_len, siov[pos].iov_base,
 			    siov[pos].iov_len, w->fe->acfg.edns_size,
-			    w->out[pos], UDP_BUF);
+			    siov[pos].iov_base, UDP_BUF);
 			if (len > 0) {
 				siov[pos].iov_len = len;
 				shrunk = true;
@@ -421,6 +430,7 @@ udp_answer(struct worker *w, int fd, int n)
 	uint64_t t0 = now_us();
 	const struct zone *z = zone_current();
 	int out = 0;
+	size_t off = 0; /* where the next reply goes in w->out */
 
 	for (int i = 0; i < n; i++) {
 		struct answer_info info;
@@ -442,7 +452,7 @@ udp_answer(struct worker *w, int fd, int n)
 			len = relay_error(w->in[i], rmsg[i].msg_len,
 					  WIRE_RCODE_REFUSED,
 					  w->fe->acfg.recursion,
-					  w->fe->acfg.edns_size, w->out[out],
+					  w->fe->acfg.edns_size, w->out + off,
 					  UDP_BUF);
 			metrics_inc(&w->metrics, M_ACL_REFUSED);
 			metrics_inc(&w->metrics,
@@ -450,14 +460,14 @@ udp_answer(struct worker *w, int fd, int n)
 		} else {
 			len = answer_query(z, zone_config(z), &w->fe->acfg,
 					   w->in[i], rmsg[i].msg_len,
-					   w->out[out], UDP_BUF, false,
+					   w->out + off, UDP_BUF, false,
 					   &w->scratch, &info);
 			count_answer(&w->metrics, &info);
 			if (info.action == ANSWER_FORWARD) {
 				if (udp_forward(w, fd, &from[i],
 						rmsg[i].msg_hdr.msg_namelen,
 						w->in[i], rmsg[i].msg_len,
-						w->out[out], &len)) {
+						w->out + off, &len)) {
 					if (w->fe->cfg->query_log)
 						query_log(&from[i], "udp",
 							  w->in[i],
@@ -471,14 +481,15 @@ udp_answer(struct worker *w, int fd, int n)
 		}
 		if (w->fe->cfg->query_log && len > 0)
 			query_log(&from[i], "udp", w->in[i], rmsg[i].msg_len,
-				  w->out[out], len);
+				  w->out + off, len);
 		if (len == 0) {
 			w->st.udp_dropped++;
 			continue;
 		}
 		w->st.udp_truncated += info.truncated;
-		/* smsg[out] is wired to w->out[out] (udp_vectors_init) */
+		siov[out].iov_base = w->out + off;
 		siov[out].iov_len = len;
+		off += (len + 15) & ~(size_t)15;
 		qsrc[out] = i;
 		smsg[out].msg_hdr.msg_name = &from[i];
 		smsg[out].msg_hdr.msg_namelen = rmsg[i].msg_hdr.msg_namelen;

@@ -170,7 +170,7 @@ fuzz_scratch(void)
 {
 	static struct answer_scratch *s;
 	if (s == NULL) {
-		s = xmalloc(sizeof(*s));
+		s = xcalloc(1, sizeof(*s));
 		answer_scratch_init(s);
 	}
 	return s;

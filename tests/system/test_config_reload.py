@@ -26,6 +26,7 @@ import re
 import os
 import signal
 import socket
+import time
 
 import dns.rcode
 import pytest
@@ -231,6 +232,41 @@ def test_notify_ready_after_sync(new_srvshimd, notify_sock):
     got.extend(messages(sock))
     assert any("STOPPING=1" in m for m in got)
 
+
+
+def test_notify_abstract_socket_and_watchdog_pid(new_srvshimd):
+    """NOTIFY_SOCKET=@name is an abstract socket (what systemd hands to
+    services in containers); a WATCHDOG_PID naming another process means
+    the watchdog is not ours: no pets, READY=1 all the same."""
+    name = "srvshim-test-%d-%d" % (os.getpid(), conftest.free_port())
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind("\0" + name)
+    s.settimeout(0.2)
+    try:
+        d = new_srvshimd(env={"NOTIFY_SOCKET": "@" + name,
+                              "WATCHDOG_USEC": "200000",
+                              "WATCHDOG_PID": "1"})
+        got = []
+        poll(lambda: got.extend(messages(s)) or any(
+            "READY=1" in m for m in got), what="READY=1 on @" + name)
+        assert any(re.search(r"STATUS=serving \d+ services", m) for m in got)
+        time.sleep(0.6)  # three watchdog periods
+        got.extend(messages(s))
+        assert not any("WATCHDOG=1" in m for m in got), got
+    finally:
+        s.close()
+
+
+def test_notify_bad_socket_logged_once(new_srvshimd):
+    """A NOTIFY_SOCKET that is neither a path nor @name cannot be used: one
+    warning naming it, and srvshimd serves all the same."""
+    d = new_srvshimd(env={"NOTIFY_SOCKET": "vsock:2:1234",
+                          "WATCHDOG_USEC": "200000"})
+    poll(lambda: "NOTIFY_SOCKET=vsock:2:1234 failed" in d.log_text(),
+         what="the warning")
+    time.sleep(0.5)
+    assert d.log_text().count("NOTIFY_SOCKET=vsock") == 1, d.log_tail()
+    assert d.alive()
 
 def test_notify_not_ready_without_consul(new_srvshimd, notify_sock):
     sock, path = notify_sock

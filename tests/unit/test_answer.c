@@ -124,7 +124,7 @@ setup(void **state)
 	f->zc.neg_ttl_s = 7;
 	f->z = build_zone(&f->zc, false, 40);
 	f->acfg.edns_size = 1232;
-	f->s = malloc(sizeof(*f->s));
+	f->s = calloc(1, sizeof(*f->s));
 	answer_scratch_init(f->s);
 	*state = f;
 	return 0;
