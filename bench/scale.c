@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT
- * scale.c -- memory per instance and single-service republish time.
- * Owns:    a synthetic catalog (SERVICES services x INSTANCES instances,
- *          each instance tagged "http", the first also "primary", one meta
- *          key), compiled and indexed with the daemon's own zone.c.
+ * scale.c -- memory per instance, single-service republish time, and the
+ *          compile time of one large service.
+ * Owns:    synthetic catalogs compiled and indexed with the daemon's own
+ *          zone.c: SERVICES services x INSTANCES instances (each tagged
+ *          "http", the first also "primary", one meta key), or one service
+ *          of many instances (--compile).
  * Never:   sockets, Consul. Built and run by bench/scale, not by make.
  *
  * Usage: scale SERVICES INSTANCES [CHANGES]
- * Prints one line of key=value pairs:
+ *        scale --compile INSTANCES ADDRESSES [RUNS]
+ * Prints one line of key=value pairs. The first form:
  *   heap_bytes     malloc'd bytes held by the compiled services + snapshot
  *   per_instance   heap_bytes / instances
  *   full_ms        zone_new() over everything (what a publish cost before
@@ -82,9 +85,83 @@ cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* --compile: one service "big" of n instances over naddr distinct IPv4
+ * addresses (0: each its own), every instance tagged "http", one of
+ * "zone-a".."zone-d" in turn and every tenth "canary", one meta key; the
+ * shape a large Consul service has, compiled RUNS times: the watch
+ * thread's cost for one changed service (zone_svc_compile() alone:
+ * indexing its few names is cheap). Prints
+ *   compile_median_ms, compile_min_ms, compile_max_ms  over the runs
+ *   svc_heap_bytes  malloc'd bytes held by one compiled service */
+static char *zone_tags[4][3] = {{"http", "zone-a", "canary"},
+				{"http", "zone-b", "canary"},
+				{"http", "zone-c", "canary"},
+				{"http", "zone-d", "canary"}};
+
+static int
+compile_bench(size_t n, size_t naddr, size_t runs)
+{
+	struct zone_cfg zc;
+	struct svc_record rec;
+	char (*addrs)[20] = calloc(n ? n : 1, sizeof(*addrs));
+	double *t = calloc(runs ? runs : 1, sizeof(*t));
+	size_t heap = 0;
+
+	if (addrs == NULL || t == NULL || runs == 0)
+		return 2;
+	memset(&rec, 0, sizeof(rec));
+	rec.name = "big";
+	rec.count = n;
+	rec.inst = calloc(n ? n : 1, sizeof(*rec.inst));
+	if (rec.inst == NULL)
+		return 2;
+	for (size_t i = 0; i < n; i++) {
+		struct svc_instance *in = &rec.inst[i];
+		size_t a = naddr ? i % naddr : i;
+		snprintf(addrs[i], sizeof(addrs[i]), "10.%zu.%zu.%zu",
+			 a >> 16 & 255, a >> 8 & 255, a & 255);
+		in->id = "i";
+		in->node = "node1";
+		in->address = addrs[i];
+		in->port = (uint16_t)(8000 + i % 1000);
+		in->weight_passing = in->weight_warning = 1;
+		in->health = SVC_PASSING;
+		in->tags = zone_tags[i % 4];
+		in->tag_count = i % 10 == 0 ? 3 : 2;
+		in->meta_keys = &meta_key;
+		in->meta_values = &meta_val;
+		in->meta_count = 1;
+		in->check_output = "";
+	}
+	zone_cfg_init(&zc, "service.local");
+	for (size_t r = 0; r < runs; r++) {
+		size_t before = heap_used();
+		double a = now_ms();
+		struct zsvc *s = zone_svc_compile(&zc, &rec);
+		t[r] = now_ms() - a;
+		heap = heap_used() - before;
+		zone_svc_unref(s);
+	}
+	qsort(t, runs, sizeof(*t), cmp_d);
+	printf("instances=%zu addresses=%zu runs=%zu compile_median_ms=%.3f "
+	       "compile_min_ms=%.3f compile_max_ms=%.3f svc_heap_bytes=%zu\n",
+	       n, naddr && naddr < n ? naddr : n, runs, t[runs / 2], t[0],
+	       t[runs - 1], heap);
+	free(rec.inst);
+	free(addrs);
+	free(t);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--compile") == 0)
+		return compile_bench(
+		    argc > 2 ? strtoul(argv[2], NULL, 10) : 10000,
+		    argc > 3 ? strtoul(argv[3], NULL, 10) : 0,
+		    argc > 4 ? strtoul(argv[4], NULL, 10) : 5);
+
 	size_t nsvc = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000;
 	size_t ninst = argc > 2 ? strtoul(argv[2], NULL, 10) : 10;
 	size_t changes = argc > 3 ? strtoul(argv[3], NULL, 10) : 200;
