@@ -321,15 +321,6 @@ inst_served(const struct zone_cfg *cfg, const struct svc_instance *si)
 	return !(si->health == SVC_WARNING && cfg->only_passing);
 }
 
-static bool
-has_tag(const struct svc_instance *si, const char *tag)
-{
-	for (size_t i = 0; i < si->tag_count; i++)
-		if (strcasecmp(si->tags[i], tag) == 0)
-			return true;
-	return false;
-}
-
 /* Appends one instance's meta as one TXT RDATA (RFC 1464 key=value strings)
  * prefixed by its 2-byte length, to *buf. */
 static void
@@ -464,42 +455,88 @@ diag_build(struct zsvc *s, const struct zone_cfg *cfg,
 	}
 }
 
-/* Fills set from the served instances that pass the filter (tag or NULL),
- * taking index arrays from the pool at *used. */
+/* Open-addressing tables for compiling (distinct addresses, distinct
+ * tags): a power of two of slots, at least twice the most keys the table
+ * can get so linear probes stay short, each holding an index + 1 (0:
+ * free); one allocation per table per compile. The pairwise searches they
+ * replace cost seconds on the watch thread for a service of tens of
+ * thousands of instances. FNV-1a is unseeded: whoever can register
+ * instances could lengthen the probes, to at worst what the pairwise
+ * search cost. */
+static uint32_t *
+slots_new(size_t keys, size_t *mask)
+{
+	size_t n = 16;
+	while (n < 2 * keys)
+		n <<= 1;
+	*mask = n - 1;
+	return xcalloc(n, sizeof(uint32_t));
+}
+
+static size_t
+slot_hash(const uint8_t *p, size_t len)
+{
+	uint64_t h = hash_fnv1a(p, len);
+	return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot holding the first served instance with zi's address (same
+ * family and target bytes), or the free slot where zi goes. */
+static uint32_t *
+addr_slot(const struct zsvc *s, uint32_t *slots, size_t mask,
+	  const struct zinst *zi)
+{
+	for (size_t h = slot_hash(zi->target, zi->target_len);; h++) {
+		uint32_t *sl = &slots[h & mask];
+		const struct zinst *o;
+		if (*sl == 0)
+			return sl;
+		o = &s->inst[*sl - 1];
+		if (o->family == zi->family && o->target_len == zi->target_len &&
+		    memcmp(o->target, zi->target, zi->target_len) == 0)
+			return sl;
+	}
+}
+
+/* The slot holding the tag whose label is tl, or the free slot for it. */
+static uint32_t *
+tag_slot(const struct zsvc *s, uint32_t *slots, size_t mask,
+	 const uint8_t *tl)
+{
+	for (size_t h = slot_hash(tl, tl[0] + 1u);; h++) {
+		uint32_t *sl = &slots[h & mask];
+		if (*sl == 0 ||
+		    memcmp(s->tags[*sl - 1].label, tl, tl[0] + 1u) == 0)
+			return sl;
+	}
+}
+
+/* Fills set from its n served instances, inst (in the pool, in Consul's
+ * order), taking the A and AAAA lists from the pool at *used: the first
+ * instance of each address, marked in seen[addr_id] with this set's
+ * generation gen, so no set clears what the one before marked. */
 static void
 set_fill(struct zsvc *s, const struct svc_record *rec, const uint32_t *src_of,
-	 const char *tag, struct zset *set, size_t *used, uint8_t **txt,
-	 size_t *txt_len)
+	 const uint32_t *inst, uint32_t n, uint32_t *seen, uint32_t gen,
+	 struct zset *set, size_t *used, uint8_t **txt, size_t *txt_len)
 {
-	uint32_t *inst = s->pool + *used;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < s->inst_count; i++)
-		if (tag == NULL || has_tag(&rec->inst[src_of[i]], tag))
-			inst[n++] = i;
-	*used += n;
-
+	/* an address has one family, so one generation serves both lists */
 	uint32_t *v4 = s->pool + *used, n4 = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		const struct zinst *zi = &s->inst[inst[k]];
-		bool dup = false;
-		if (zi->family != 4)
+		if (zi->family != 4 || seen[zi->addr_id] == gen)
 			continue;
-		for (uint32_t j = 0; j < n4 && !dup; j++)
-			dup = s->inst[v4[j]].addr_id == zi->addr_id;
-		if (!dup)
-			v4[n4++] = inst[k];
+		seen[zi->addr_id] = gen;
+		v4[n4++] = inst[k];
 	}
 	*used += n4;
 	uint32_t *v6 = s->pool + *used, n6 = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		const struct zinst *zi = &s->inst[inst[k]];
-		bool dup = false;
-		if (zi->family != 6)
+		if (zi->family != 6 || seen[zi->addr_id] == gen)
 			continue;
-		for (uint32_t j = 0; j < n6 && !dup; j++)
-			dup = s->inst[v6[j]].addr_id == zi->addr_id;
-		if (!dup)
-			v6[n6++] = inst[k];
+		seen[zi->addr_id] = gen;
+		v6[n6++] = inst[k];
 	}
 	*used += n6;
 	*set = (struct zset){inst, n, v4, n4, v6, n6, 0};
@@ -573,12 +610,16 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 			s->ttl_s = cfg->svc_ttls[i].ttl_s;
 	s->total_count = (uint32_t)MIN(rec->count, UINT32_MAX);
 
-	/* Served instances, in Consul's order; addr_id over distinct addresses. */
+	/* Served instances, in Consul's order; addr_id over distinct
+	 * addresses, numbered in order of first appearance. */
+	size_t mask;
+	uint32_t *slots = slots_new(MIN(rec->count, UINT16_MAX), &mask);
 	s->inst = xcalloc(rec->count ? rec->count : 1, sizeof(*s->inst));
 	src_of = xcalloc(rec->count ? rec->count : 1, sizeof(*src_of));
 	for (size_t i = 0; i < rec->count && i < UINT16_MAX; i++) {
 		const struct svc_instance *si = &rec->inst[i];
 		struct zinst *zi = &s->inst[s->inst_count];
+		uint32_t *sl;
 		uint64_t w;
 
 		if (!inst_served(cfg, si) || si->address == NULL ||
@@ -589,52 +630,89 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 					      : si->weight_passing;
 		w *= cfg->weight_scale ? cfg->weight_scale : 1;
 		zi->weight = (uint16_t)MIN(w, 65535u);
-		zi->addr_id = (uint16_t)s->addr_count;
-		for (uint32_t j = 0; j < s->inst_count; j++) {
-			const struct zinst *o = &s->inst[j];
-			if (o->family == zi->family &&
-			    o->target_len == zi->target_len &&
-			    memcmp(o->target, zi->target, zi->target_len) == 0) {
-				zi->addr_id = o->addr_id;
-				break;
-			}
+		sl = addr_slot(s, slots, mask, zi);
+		if (*sl != 0) {
+			zi->addr_id = s->inst[*sl - 1].addr_id;
+		} else {
+			*sl = s->inst_count + 1;
+			zi->addr_id = (uint16_t)s->addr_count++;
 		}
-		if (zi->addr_id == s->addr_count)
-			s->addr_count++;
 		inst_images(zi, s->ttl_s);
 		src_of[s->inst_count++] = (uint32_t)i;
 	}
+	free(slots);
 
 	/* Tags: every tag any instance carries (served or not, so a tag whose
-	 * instances are all down is NODATA, not NXDOMAIN). */
+	 * instances are all down is NODATA, not NXDOMAIN), in order of first
+	 * appearance, one per label (tags differing in case are one). On the
+	 * way, the (tag, served instance) pairs, once per pair: an instance
+	 * belongs to a tag's set when one of its tags has that label. */
 	size_t tag_cap = 0;
 	for (size_t i = 0; i < rec->count; i++)
 		tag_cap += rec->inst[i].tag_count;
 	s->tags = xcalloc(tag_cap ? tag_cap : 1, sizeof(*s->tags));
-	const char **tag_src = xcalloc(tag_cap ? tag_cap : 1, sizeof(char *));
+	uint32_t *pair_tag = xcalloc(tag_cap ? tag_cap : 1, sizeof(uint32_t));
+	uint32_t *pair_inst = xcalloc(tag_cap ? tag_cap : 1, sizeof(uint32_t));
+	uint32_t *tag_n = xcalloc(tag_cap ? tag_cap : 1, sizeof(uint32_t));
+	/* tag_last[k]: 1 + the last served instance paired with tag k */
+	uint32_t *tag_last = xcalloc(tag_cap ? tag_cap : 1, sizeof(uint32_t));
+	size_t pairs = 0;
+	uint32_t j = 0; /* the next served instance; src_of ascends */
+	slots = slots_new(tag_cap, &mask);
 	for (size_t i = 0; i < rec->count; i++) {
+		bool served = j < s->inst_count && src_of[j] == i;
 		for (size_t t = 0; t < rec->inst[i].tag_count; t++) {
 			uint8_t tl[WIRE_LABEL_MAX + 1];
-			bool dup = false;
+			uint32_t *sl, k;
 			if (!label_from(rec->inst[i].tags[t], tl))
 				continue;
-			for (size_t k = 0; k < s->tag_count && !dup; k++)
-				dup = memcmp(s->tags[k].label, tl, tl[0] + 1u) == 0;
-			if (dup)
+			sl = tag_slot(s, slots, mask, tl);
+			if (*sl == 0) {
+				memcpy(s->tags[s->tag_count].label, tl,
+				       sizeof(tl));
+				*sl = (uint32_t)++s->tag_count;
+			}
+			k = *sl - 1;
+			if (!served || tag_last[k] == j + 1)
 				continue;
-			memcpy(s->tags[s->tag_count].label, tl, sizeof(tl));
-			tag_src[s->tag_count++] = rec->inst[i].tags[t];
+			tag_last[k] = j + 1;
+			tag_n[k]++;
+			pair_tag[pairs] = k;
+			pair_inst[pairs++] = j;
 		}
+		if (served)
+			j++;
 	}
+	free(slots);
 
-	/* Each set needs at most 3 * inst_count indexes (all, v4, v6). */
-	s->pool = xcalloc(3 * (size_t)(s->inst_count ? s->inst_count : 1) *
-			      (1 + s->tag_count),
-			  sizeof(uint32_t));
-	set_fill(s, rec, src_of, NULL, &s->all, &used, &s->txt, &s->txt_len);
+	/* The pool: every set's instances (the whole service's, then each
+	 * tag's, placed by a counting sort of the pairs, which keeps Consul's
+	 * order within a tag), then the A and AAAA lists set_fill() takes;
+	 * those hold at most one entry per instance of their set. */
+	s->pool = xcalloc(2 * (s->inst_count + pairs) + 1, sizeof(uint32_t));
+	for (uint32_t i = 0; i < s->inst_count; i++)
+		s->pool[i] = i;
+	used = s->inst_count;
+	uint32_t *tag_end = tag_last; /* done marking: now the fill cursors */
+	for (size_t k = 0; k < s->tag_count; k++) {
+		tag_end[k] = (uint32_t)used;
+		used += tag_n[k];
+	}
+	for (size_t p = 0; p < pairs; p++)
+		s->pool[tag_end[pair_tag[p]]++] = pair_inst[p];
+	uint32_t *seen = xcalloc(s->addr_count ? s->addr_count : 1,
+				 sizeof(uint32_t));
+	set_fill(s, rec, src_of, s->pool, s->inst_count, seen, 1, &s->all,
+		 &used, &s->txt, &s->txt_len);
 	for (size_t k = 0; k < s->tag_count; k++)
-		set_fill(s, rec, src_of, tag_src[k], &s->tags[k].set, &used,
-			 &s->tags[k].txt, &s->tags[k].txt_len);
+		set_fill(s, rec, src_of, s->pool + tag_end[k] - tag_n[k],
+			 tag_n[k], seen, (uint32_t)k + 2, &s->tags[k].set,
+			 &used, &s->tags[k].txt, &s->tags[k].txt_len);
+	free(seen);
+	free(tag_last);
+	free(tag_n);
+	free(pair_inst);
+	free(pair_tag);
 
 	/* Names: <svc>, _<svc>._tcp, _<svc>._udp, and per tag <tag>.<svc>
 	 * and _<svc>._<tag>. */
@@ -659,7 +737,6 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 		add_name(s, ZK_RFC2782, (int32_t)k, us, ut);
 	}
 	diag_build(s, cfg, rec);
-	free(tag_src);
 	free(src_of);
 	return s;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * test_zone.c -- compiling services and building snapshots: names, health
- * filtering, tags, reserved and invalid names, the addr form, publishing. */
+ * filtering, tags, reserved and invalid names, the addr form, publishing,
+ * distinct-address lists of large services. */
 #include "testutil.h"
 
 #include "catalog.h"
@@ -396,6 +397,244 @@ test_incremental_removal_keeps_shared_empty_names(void **state)
 	zone_svc_unref(s[1]);
 }
 
+/* ---- large services: distinct addresses ------------------------------- */
+
+/* Seven addresses, four IPv4 and three IPv6; the last one in two
+ * spellings, which are one address. */
+static const char *const shared_addr[][2] = {
+    {"10.0.0.1", "10.0.0.1"},	  {"10.0.0.2", "10.0.0.2"},
+    {"10.0.0.3", "10.0.0.3"},	  {"192.0.2.4", "192.0.2.4"},
+    {"2001:db8::5", "2001:db8::5"}, {"2001:db8::6", "2001:db8::6"},
+    {"2001:db8::7", "2001:DB8:0:0::7"},
+};
+#define SHARED_N 3000
+
+static char **
+strv(size_t n, ...)
+{
+	char **v = calloc(n ? n : 1, sizeof(char *));
+	va_list ap;
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		v[i] = strdup(va_arg(ap, const char *));
+	va_end(ap);
+	return v;
+}
+
+/* SHARED_N passing instances; instance i has address (3i + 5) mod 7, so
+ * the first seven are the seven addresses, in an order unlike the list's,
+ * and addr_id numbers them by first appearance: instance i gets i mod 7.
+ * Tags: "even" on even instances; "odd" on odd ones, spelled "Odd" on
+ * some and twice ("odd", "ODD") on others, one tag either way; "rare" on
+ * instances 7, 14 (the same address as 7) and 1000. Then five critical
+ * instances on an eighth address, the only ones tagged "down". */
+static void
+shared_record(struct svc_record *rec)
+{
+	char id[32];
+	memset(rec, 0, sizeof(*rec));
+	rec->name = strdup("big");
+	rec->count = SHARED_N + 5;
+	rec->inst = calloc(rec->count, sizeof(*rec->inst));
+	for (size_t i = 0; i < rec->count; i++) {
+		struct svc_instance *in = &rec->inst[i];
+		snprintf(id, sizeof(id), "i%zu", i);
+		in->id = strdup(id);
+		in->port = (uint16_t)(1000 + i);
+		in->weight_passing = in->weight_warning = 1;
+		if (i >= SHARED_N) {
+			in->address = strdup("10.9.9.9");
+			in->health = SVC_CRITICAL;
+			in->tags = strv(1, "down");
+			in->tag_count = 1;
+			continue;
+		}
+		in->address = strdup(shared_addr[(3 * i + 5) % 7][i % 2]);
+		in->health = SVC_PASSING;
+		if (i == 7 || i == 14 || i == 1000) {
+			in->tags = strv(2, i % 2 ? "odd" : "even", "rare");
+			in->tag_count = 2;
+		} else if (i % 2 == 0) {
+			in->tags = strv(1, "even");
+			in->tag_count = 1;
+		} else if (i % 10 == 3) {
+			in->tags = strv(2, "odd", "ODD");
+			in->tag_count = 2;
+		} else {
+			in->tags = strv(1, i % 10 == 5 ? "Odd" : "odd");
+			in->tag_count = 1;
+		}
+	}
+}
+
+/* A set's A and AAAA lists must be the first instance of each address of
+ * the set, in the set's order: checked against a plain scan (the set has
+ * few addresses). */
+static void
+assert_first_of_each_address(const struct zone_hit *h)
+{
+	const struct zinst *kept[16];
+	uint32_t nk = 0, n4 = 0, n6 = 0;
+	for (uint32_t k = 0; k < h->set->count; k++) {
+		const struct zinst *zi = &h->inst[h->set->inst[k]];
+		bool first = true;
+		for (uint32_t j = 0; j < nk && first; j++)
+			first = kept[j]->family != zi->family ||
+				memcmp(kept[j]->addr, zi->addr, 16) != 0;
+		if (!first)
+			continue;
+		assert_true(nk < ARRAY_SIZE(kept));
+		kept[nk++] = zi;
+		if (zi->family == 4) {
+			assert_true(n4 < h->set->v4_count);
+			assert_int_equal(h->set->v4[n4++], h->set->inst[k]);
+		} else {
+			assert_true(n6 < h->set->v6_count);
+			assert_int_equal(h->set->v6[n6++], h->set->inst[k]);
+		}
+	}
+	assert_int_equal(n4, h->set->v4_count);
+	assert_int_equal(n6, h->set->v6_count);
+}
+
+static void
+test_shared_addresses_are_listed_once_per_set(void **state)
+{
+	(void)state;
+	struct svc_record rec;
+	struct zone_hit hit;
+	shared_record(&rec);
+	struct zsvc *s = zone_svc_compile(&zc, &rec);
+	catalog_record_fini(&rec);
+	assert_int_equal(zone_svc_instance_count(s), SHARED_N);
+	struct zone *z = zone_new(&zc, &s, 1, 1, true);
+	zone_svc_unref(s);
+
+	assert_true(lookup(z, "big", &hit));
+	assert_int_equal(hit.addr_count, 7);
+	assert_int_equal(hit.set->count, SHARED_N);
+	for (uint32_t i = 0; i < SHARED_N; i++) {
+		assert_int_equal(hit.set->inst[i], i);
+		assert_int_equal(hit.inst[i].addr_id, i % 7);
+	}
+	/* the first seven instances are the seven addresses (list entries
+	 * 5 1 4 0 3 6 2): the IPv4 ones, 0..3, at instances 1 3 4 6 */
+	assert_int_equal(hit.set->v4_count, 4);
+	assert_int_equal(hit.set->v6_count, 3);
+	static const uint32_t v4[] = {1, 3, 4, 6}, v6[] = {0, 2, 5};
+	assert_memory_equal(hit.set->v4, v4, sizeof(v4));
+	assert_memory_equal(hit.set->v6, v6, sizeof(v6));
+	assert_int_equal(hit.set->srv_hex_len, 0); /* shared, mixed */
+	assert_first_of_each_address(&hit);
+
+	assert_true(lookup(z, "even.big", &hit));
+	assert_int_equal(hit.set->count, SHARED_N / 2);
+	for (uint32_t k = 0; k < hit.set->count; k++)
+		assert_int_equal(hit.set->inst[k], 2 * k);
+	assert_int_equal(hit.set->v4_count, 4);
+	assert_int_equal(hit.set->v6_count, 3);
+	assert_first_of_each_address(&hit);
+
+	/* "odd", "Odd" and "ODD" are one tag, each instance in it once */
+	assert_true(lookup(z, "odd.big", &hit));
+	assert_int_equal(hit.set->count, SHARED_N / 2);
+	for (uint32_t k = 0; k < hit.set->count; k++)
+		assert_int_equal(hit.set->inst[k], 2 * k + 1);
+	assert_int_equal(hit.set->v4_count + hit.set->v6_count, 7);
+	assert_first_of_each_address(&hit);
+
+	/* 7 and 14 share 2001:db8::6, 1000 has 10.0.0.3 */
+	assert_true(lookup(z, "rare.big", &hit));
+	assert_int_equal(hit.set->count, 3);
+	assert_int_equal(hit.set->v4_count, 1);
+	assert_int_equal(hit.set->v4[0], 1000);
+	assert_int_equal(hit.set->v6_count, 1);
+	assert_int_equal(hit.set->v6[0], 7);
+	assert_first_of_each_address(&hit);
+	assert_true(lookup(z, "_big._rare", &hit));
+	assert_int_equal(hit.kind, ZK_RFC2782);
+	assert_int_equal(hit.set->count, 3);
+
+	/* tagged only on instances that are down: the name exists, empty */
+	assert_true(lookup(z, "down.big", &hit));
+	assert_int_equal(hit.set->count, 0);
+	assert_int_equal(hit.set->v4_count, 0);
+	assert_int_equal(hit.set->v6_count, 0);
+	zone_free(z);
+}
+
+#define DISTINCT_N 20000
+
+/* DISTINCT_N instances, each its own address: IPv4 on even instances,
+ * IPv6 on odd ones; all tagged "all", every third also "third". */
+static void
+test_distinct_addresses_are_each_listed_once(void **state)
+{
+	(void)state;
+	struct svc_record rec;
+	struct zone_hit hit;
+	char a[64];
+
+	memset(&rec, 0, sizeof(rec));
+	rec.name = strdup("wide");
+	rec.count = DISTINCT_N;
+	rec.inst = calloc(rec.count, sizeof(*rec.inst));
+	for (size_t i = 0; i < rec.count; i++) {
+		struct svc_instance *in = &rec.inst[i];
+		if (i % 2 == 0)
+			snprintf(a, sizeof(a), "10.%zu.%zu.%zu", i >> 16,
+				 i >> 8 & 255, i & 255);
+		else
+			snprintf(a, sizeof(a), "2001:db8::%zx:%zx", i >> 16,
+				 i & 0xffff);
+		in->id = strdup("i");
+		in->address = strdup(a);
+		in->port = 80;
+		in->weight_passing = in->weight_warning = 1;
+		in->health = SVC_PASSING;
+		in->tag_count = i % 3 == 0 ? 2 : 1;
+		in->tags = i % 3 == 0 ? strv(2, "all", "third") : strv(1, "all");
+	}
+	struct zsvc *s = zone_svc_compile(&zc, &rec);
+	catalog_record_fini(&rec);
+	assert_int_equal(zone_svc_instance_count(s), DISTINCT_N);
+	struct zone *z = zone_new(&zc, &s, 1, 1, true);
+	zone_svc_unref(s);
+
+	static const char *const names[] = {"wide", "all.wide", "third.wide"};
+	uint8_t *listed = calloc(DISTINCT_N, 1);
+	for (size_t n = 0; n < ARRAY_SIZE(names); n++) {
+		uint32_t step = n == 2 ? 3 : 1;
+		assert_true(lookup(z, names[n], &hit));
+		assert_int_equal(hit.addr_count, DISTINCT_N);
+		assert_int_equal(hit.set->count, (DISTINCT_N + step - 1) / step);
+		/* every instance of the set in exactly one list, in order */
+		memset(listed, 0, DISTINCT_N);
+		for (uint32_t k = 0; k < hit.set->v4_count; k++) {
+			uint32_t i = hit.set->v4[k];
+			assert_int_equal(hit.inst[i].family, 4);
+			assert_true(k == 0 || i > hit.set->v4[k - 1]);
+			listed[i]++;
+		}
+		for (uint32_t k = 0; k < hit.set->v6_count; k++) {
+			uint32_t i = hit.set->v6[k];
+			assert_int_equal(hit.inst[i].family, 6);
+			assert_true(k == 0 || i > hit.set->v6[k - 1]);
+			listed[i]++;
+		}
+		assert_int_equal(hit.set->v4_count + hit.set->v6_count,
+				 hit.set->count);
+		for (uint32_t k = 0; k < hit.set->count; k++) {
+			uint32_t i = hit.set->inst[k];
+			assert_int_equal(i, k * step);
+			assert_int_equal(listed[i], 1);
+			assert_int_equal(hit.inst[i].addr_id, i);
+		}
+	}
+	free(listed);
+	zone_free(z);
+}
+
 int
 main(void)
 {
@@ -411,6 +650,8 @@ main(void)
 	    cmocka_unit_test(test_publish_replaces_current),
 	    cmocka_unit_test(test_incremental_index_matches_full_build),
 	    cmocka_unit_test(test_incremental_removal_keeps_shared_empty_names),
+	    cmocka_unit_test(test_shared_addresses_are_listed_once_per_set),
+	    cmocka_unit_test(test_distinct_addresses_are_each_listed_once),
 	};
 	return cmocka_run_group_tests_name("zone", tests, setup, NULL);
 }
