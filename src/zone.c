@@ -684,6 +684,10 @@ zone_svc_compile(const struct zone_cfg *cfg, const struct svc_record *rec)
 			j++;
 	}
 	free(slots);
+	/* sized for every tag of every instance; the service keeps only its
+	 * distinct tags for its lifetime (a ztag is 128 bytes) */
+	s->tags = xreallocarray(s->tags, s->tag_count ? s->tag_count : 1,
+				sizeof(*s->tags));
 
 	/* The pool: every set's instances (the whole service's, then each
 	 * tag's, placed by a counting sort of the pairs, which keeps Consul's
