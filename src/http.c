@@ -25,6 +25,7 @@
 
 #define CONNECT_TIMEOUT_MS 10000u /* a Consul agent is local or near */
 #define INDEX_HEADER "x-consul-index:"
+#define RETRY_HEADER "retry-after:"
 
 struct http_req {
 	struct http *h;
@@ -36,6 +37,7 @@ struct http_req {
 	bool too_big;
 	bool has_index;
 	uint64_t index;
+	uint32_t retry_after_s;
 	uint64_t started_ms;
 	struct http_req *prev, *next; /* h->reqs: every request in flight */
 	char errbuf[CURL_ERROR_SIZE];
@@ -183,27 +185,18 @@ http_free(struct http *h)
 	global_unref();
 }
 
-/* Consul's index is a decimal uint64 in X-Consul-Index; anything else there
- * is ignored (has_index stays false) rather than guessed at. */
-static size_t
-on_header(char *data, size_t size, size_t nitems, void *userdata)
+/* If the header line data[0..len) is "name: <digits>" (any case, blanks
+ * around the value), stores the value in *v and returns true; any other
+ * value (a date, trailing text, too many digits) is not a number. */
+static bool
+header_number(const char *data, size_t len, const char *name, size_t name_len,
+	      unsigned long long *v)
 {
-	struct http_req *r = userdata;
-	size_t len = size * nitems;
-	const size_t name_len = sizeof(INDEX_HEADER) - 1;
-	char val[32];
+	char val[24], *end;
 	size_t i, n = 0;
-	char *end;
-	unsigned long long v;
 
-	/* A new status line (after a 100 Continue) starts a new header set. */
-	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-		r->has_index = false;
-		r->index = 0;
-		return len;
-	}
-	if (len <= name_len || strncasecmp(data, INDEX_HEADER, name_len) != 0)
-		return len;
+	if (len <= name_len || strncasecmp(data, name, name_len) != 0)
+		return false;
 	for (i = name_len; i < len && (data[i] == ' ' || data[i] == '\t'); i++)
 		;
 	while (i < len && data[i] >= '0' && data[i] <= '9' &&
@@ -213,14 +206,38 @@ on_header(char *data, size_t size, size_t nitems, void *userdata)
 	for (; i < len; i++)
 		if (data[i] != ' ' && data[i] != '\t' && data[i] != '\r' &&
 		    data[i] != '\n')
-			return len; /* trailing garbage: not an index */
+			return false; /* trailing garbage: not a number */
 	if (n == 0)
-		return len;
+		return false;
 	errno = 0;
-	v = strtoull(val, &end, 10);
-	if (errno == 0 && *end == '\0') {
+	*v = strtoull(val, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* Consul's index is a decimal uint64 in X-Consul-Index; anything else there
+ * is ignored (has_index stays false) rather than guessed at. Retry-After
+ * is read in its delta-seconds form only. */
+static size_t
+on_header(char *data, size_t size, size_t nitems, void *userdata)
+{
+	struct http_req *r = userdata;
+	size_t len = size * nitems;
+	unsigned long long v;
+
+	/* A new status line (after a 100 Continue) starts a new header set. */
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		r->has_index = false;
+		r->index = 0;
+		r->retry_after_s = 0;
+		return len;
+	}
+	if (header_number(data, len, INDEX_HEADER, sizeof(INDEX_HEADER) - 1,
+			  &v)) {
 		r->has_index = true;
 		r->index = v;
+	} else if (header_number(data, len, RETRY_HEADER,
+				 sizeof(RETRY_HEADER) - 1, &v)) {
+		r->retry_after_s = (uint32_t)MIN(v, 86400ull);
 	}
 	return len;
 }
@@ -394,6 +411,7 @@ finish(struct http *h, struct http_req *r, CURLcode rc)
 		rep.status = status;
 		rep.has_index = r->has_index;
 		rep.index = r->has_index ? r->index : 0;
+		rep.retry_after_s = r->retry_after_s;
 		if (r->buf != NULL) {
 			r->buf[r->len] = '\0';
 			rep.body = r->buf;

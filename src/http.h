@@ -32,6 +32,9 @@ struct http_reply {
 	long status;	  /* HTTP status code, 0 when err != 0 */
 	bool has_index;	  /* an X-Consul-Index header was present and valid */
 	uint64_t index;	  /* its value, 0 when !has_index */
+	uint32_t retry_after_s; /* Retry-After in delta-seconds (RFC 9110
+				 * 10.2.3; capped at a day), 0 when absent
+				 * or an HTTP-date */
 	const char *body; /* NUL-terminated; "" when empty or err != 0 */
 	size_t body_len;
 	const char *errtext; /* for logs: curl's reason when err != 0, else "" */

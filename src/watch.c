@@ -47,8 +47,9 @@
  * -- 429 and 5xx included -- a body over the cap, malformed JSON) doubles
  * the endpoint's backoff from BACKOFF_MIN_MS up to BACKOFF_MAX_MS, and the
  * next attempt waits a random time in [backoff/2, backoff] ("equal
- * jitter", so endpoints that failed together do not retry together). One
- * good reply resets it.
+ * jitter", so endpoints that failed together do not retry together). A
+ * Retry-After on a 429 or 503 puts a floor under that wait (at most
+ * BACKOFF_MAX_MS). One good reply resets it.
  *
  * The cap. At most max_watches services hold a slot: a blocking query of
  * their own. Slots go to services in name order and are sticky; when a
@@ -505,6 +506,27 @@ any_failing(const struct watch *w, const struct endpoint *except)
 	return false;
 }
 
+/* Consul (or a proxy in front of it) that answers 429 or 503 with a
+ * Retry-After asks for that long without requests: the next attempt waits
+ * at least that, capped at BACKOFF_MAX_MS so the data is never left
+ * unrefreshed longer than our own backoff would. */
+static void
+ep_retry_after(struct endpoint *ep, const struct http_reply *rep)
+{
+	uint64_t at;
+
+	if (rep->err != 0 || (rep->status != 429 && rep->status != 503) ||
+	    rep->retry_after_s == 0)
+		return;
+	at = now_ms() + MIN((uint64_t)rep->retry_after_s * 1000u,
+			    (uint64_t)BACKOFF_MAX_MS);
+	if (at > ep->next_ms) {
+		log_debug("watch: retry-after %" PRIu32 " s from consul",
+			  rep->retry_after_s);
+		ep->next_ms = at;
+	}
+}
+
 /* Sorts out replies that carry no usable body. Returns true for an HTTP
  * 200; otherwise schedules the retry (ep_fail) and returns false. */
 static bool
@@ -563,6 +585,7 @@ reply_usable(struct watch *w, struct endpoint *ep, const char *subject,
 		}
 		w->down_errors++;
 		ep_fail(w, ep, subject, detail, true);
+		ep_retry_after(ep, rep);
 		return false;
 	}
 	ep_fail(w, ep, subject, detail, false);

@@ -196,6 +196,23 @@ def test_429_on_one_service_logs_one_episode(setup):
     one(s.lines(r"watch: consul .*, recovered"), "recovered")
 
 
+
+def test_429_retry_after_is_honoured(setup):
+    """A 429 with Retry-After: 3 means no request on that path for 3 s
+    (srvshimd's own backoff would have sent five or so by then); then it
+    retries, and recovers when the limiter lets it through."""
+    s = setup()
+    s.fault(s.svc_path, "429_slow", met=r"unavailable \(http 429",
+            requests=1, then=s.change)
+    a = s.proxy.count(s.svc_path)
+    time.sleep(2.5)  # a measuring window, inside the 3 s asked for
+    assert s.proxy.count(s.svc_path) == a, \
+        "requested again within Retry-After: 3"
+    s.serve_old_while(0.2)
+    poll(lambda: s.proxy.count(s.svc_path) > a, timeout=5,
+         what="a retry once Retry-After has passed")
+    s.recover(s.svc_path)
+
 @pytest.mark.parametrize("mode", ["garbage", "truncated"])
 def test_broken_service_reply(setup, mode):
     s = setup()

@@ -12,6 +12,7 @@ Modes (set per path regex with set_fault(); the first matching rule wins):
   pass         forward unchanged (the default; also clears a rule)
   500          HTTP 500 "rpc error making call: No cluster leader"
   429          HTTP 429 with Retry-After: 1 (Consul's per-client limit)
+  429_slow     HTTP 429 with Retry-After: 3 (a limiter that asks for more)
   garbage      HTTP 200, the agent's X-Consul-Index, a body that is not JSON
   truncated    HTTP 200, the agent's reply cut in the middle (Content-Length
                matches the cut body: the JSON is what is broken)
@@ -43,7 +44,7 @@ import socket
 import threading
 import urllib.parse
 
-MODES = ("pass", "500", "429", "garbage", "truncated", "big", "huge", "stall",
+MODES = ("pass", "500", "429", "429_slow", "garbage", "truncated", "big", "huge", "stall",
          "index_back", "index_2_63", "index_max", "empty")
 BIG_LEN = 50 * 1000 * 1000
 HUGE_LEN = 80 * 1000 * 1000
@@ -177,14 +178,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             p._stall(gen)
             self.close_connection = True
             return  # closed without a reply
-        if mode in ("500", "429"):
+        if mode in ("500", "429", "429_slow"):
             text = (b"rpc error making call: No cluster leader"
                     if mode == "500" else
                     b"Your IP is issuing too many concurrent connections, "
                     b"please rate limit your calls\n")
-            extra = {"Retry-After": "1"} if mode == "429" else {}
-            return self._reply(int(mode), {"Content-Type": "text/plain",
-                                            **extra}, text)
+            extra = ({"Retry-After": "1"} if mode == "429" else
+                     {"Retry-After": "3"} if mode == "429_slow" else {})
+            return self._reply(int(mode[:3]), {"Content-Type": "text/plain",
+                                                **extra}, text)
         if mode == "huge":
             return self._huge()
         status, headers, data = self._forward(method, body)
