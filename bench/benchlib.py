@@ -244,33 +244,29 @@ def tree_cpu_s(pid):
     return total / CLK_TCK
 
 
-def tree_rss_kib(pid):
-    """Resident set of a process tree: the sum of VmRSS (KiB)."""
+def _tree_status_kib(pid, field):
+    """The sum of one /proc/PID/status field (in kB) over a process tree."""
     total = 0
     for p in tree_pids(pid):
         try:
             with open("/proc/%d/status" % p) as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field):
                         total += int(line.split()[1])
         except OSError:
             continue
     return total
+
+
+def tree_rss_kib(pid):
+    """Resident set of a process tree: the sum of VmRSS (KiB)."""
+    return _tree_status_kib(pid, "VmRSS:")
 
 
 def tree_rss_anon_kib(pid):
     """The private part of tree_rss_kib(): RssAnon (heap, stacks, buffers),
     without the file-backed pages of the binary and shared libraries."""
-    total = 0
-    for p in tree_pids(pid):
-        try:
-            with open("/proc/%d/status" % p) as f:
-                for line in f:
-                    if line.startswith("RssAnon:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
+    return _tree_status_kib(pid, "RssAnon:")
 
 
 def tree_thread_ids(pid):

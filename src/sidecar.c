@@ -316,6 +316,24 @@ on_reply(void *arg, const struct http_reply *rep)
 	}
 }
 
+/* Starts the PUT of one request of kind; one that cannot even start is
+ * handled as a failed reply (what: the log's word for it). */
+static void
+start_put(struct sidecar *s, enum req_kind kind, const char *what,
+	  const char *path, const char *body, size_t len)
+{
+	s->req_kind = kind;
+	if (http_put(s->h, path, body, len, req_timeout(s), on_reply, s,
+		     &s->req) != 0) {
+		struct http_reply rep = {.err = -SRV_EIO,
+					 .errtext = "request not started",
+					 .body = ""};
+		s->req = NULL;
+		on_failure(s, what, &rep);
+		s->req_kind = REQ_NONE;
+	}
+}
+
 static void
 start_register(struct sidecar *s)
 {
@@ -341,17 +359,9 @@ start_register(struct sidecar *s)
 	};
 	char *body = catalog_register_body(&r);
 
-	s->req_kind = REQ_REGISTER;
 	s->sent_register = true;
-	if (http_put(s->h, "/v1/agent/service/register", body, strlen(body),
-		     req_timeout(s), on_reply, s, &s->req) != 0) {
-		struct http_reply rep = {.err = -SRV_EIO,
-					 .errtext = "request not started",
-					 .body = ""};
-		s->req = NULL;
-		on_failure(s, "register", &rep);
-		s->req_kind = REQ_NONE;
-	}
+	start_put(s, REQ_REGISTER, "register", "/v1/agent/service/register",
+		  body, strlen(body));
 	free(body);
 }
 
@@ -366,17 +376,8 @@ start_heartbeat(struct sidecar *s)
 
 	snprintf(path, n, "/v1/agent/check/%s/%s?note=%s", health_verb[hs],
 		 id, enote);
-	s->req_kind = REQ_HEARTBEAT;
 	s->req_health = hs;
-	if (http_put(s->h, path, NULL, 0, req_timeout(s), on_reply, s,
-		     &s->req) != 0) {
-		struct http_reply rep = {.err = -SRV_EIO,
-					 .errtext = "request not started",
-					 .body = ""};
-		s->req = NULL;
-		on_failure(s, "heartbeat", &rep);
-		s->req_kind = REQ_NONE;
-	}
+	start_put(s, REQ_HEARTBEAT, "heartbeat", path, NULL, 0);
 	free(path);
 	free(enote);
 	free(id);

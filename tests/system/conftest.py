@@ -210,6 +210,8 @@ signal.signal(signal.SIGTERM, _on_sigterm)
 class Consul(Proc):
     """One `consul agent -dev` on loopback, every port chosen free."""
 
+    api_headers = {}  # sent with every api() call (a token, say)
+
     def __init__(self, workdir, name="consul", ports=None, extra=()):
         super().__init__(workdir, name)
         self.extra = list(extra)
@@ -258,6 +260,8 @@ class Consul(Proc):
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        for k, v in self.api_headers.items():
+            req.add_header(k, v)
         with urllib.request.urlopen(req, timeout=timeout) as r:
             text = r.read()
         if not text.strip():

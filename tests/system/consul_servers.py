@@ -65,6 +65,8 @@ class Agent(conftest.Proc):
                    env=conftest._clean_env())
         return self
 
+    api_headers = conftest.Consul.api_headers
+
     def api(self, method, path, body=None, timeout=10):
         return conftest.Consul.api(self, method, path, body, timeout)
 
@@ -122,3 +124,11 @@ class Querier(threading.Thread):
         self.halt.set()
         self.join(5)
         return self.count, self.bad
+
+    def stop_clean(self, least=100):
+        """stop(), then asserts the querier ran (more than `least`
+        answers) and that no answer was wrong."""
+        count, bad = self.stop()
+        assert count > least, "the querier hardly ran (%d)" % count
+        assert not bad, "%d of %d answers wrong, first: %r" \
+            % (len(bad), count, bad[:5])

@@ -111,10 +111,7 @@ def test_leader_killed_answers_never_stop(cluster, new_srvshimd, uniq):
     reg.register("%s-3" % name, name, more[2], 8003, status=None)
     poll(lambda: addrs(d.q(name, "A")) == more, timeout=30,
          what="registration after the election")
-    count, bad = q.stop()
-    assert count > 100, "the querier hardly ran (%d)" % count
-    assert not bad, "%d of %d answers wrong, first: %r" \
-        % (len(bad), count, bad[:5])
+    q.stop_clean()
     cluster.restart(leader)
     cluster.client.wait_member_count(4)
 
@@ -155,10 +152,7 @@ def test_no_quorum_stale_reads_keep_data_current(cluster, new_srvshimd,
         r = stale.q(name, "A")
         assert addrs(r) == want, describe(r)
         time.sleep(0.05)
-    count, bad = q.stop()
-    assert count > 100
-    assert not bad, "%d of %d answers wrong, first: %r" \
-        % (len(bad), count, bad[:5])
+    q.stop_clean()
     # Requests the client agent routes to a killed server fail until it
     # notices (rpc error, HTTP 500): brief episodes, each retried with
     # backoff, and one may be open at this instant (CI saw one start

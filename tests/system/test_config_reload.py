@@ -243,9 +243,9 @@ def test_notify_abstract_socket_and_watchdog_pid(new_srvshimd):
     s.bind("\0" + name)
     s.settimeout(0.2)
     try:
-        d = new_srvshimd(env={"NOTIFY_SOCKET": "@" + name,
-                              "WATCHDOG_USEC": "200000",
-                              "WATCHDOG_PID": "1"})
+        new_srvshimd(env={"NOTIFY_SOCKET": "@" + name,
+                          "WATCHDOG_USEC": "200000",
+                          "WATCHDOG_PID": "1"})
         got = []
         poll(lambda: got.extend(messages(s)) or any(
             "READY=1" in m for m in got), what="READY=1 on @" + name)

@@ -54,10 +54,7 @@ def test_restart_same_data_answers_never_stop(tmp_path, new_srvshimd, uniq):
         reg.register(name + "-3", name, more[2], 8003, status=None)
         poll(lambda: addrs(d.q(name, "A")) == more, timeout=30,
              what="registration after the restart")
-        count, bad = q.stop()
-        assert count > 100, "the querier hardly ran (%d)" % count
-        assert not bad, "%d of %d answers wrong, first: %r" \
-            % (len(bad), count, bad[:5])
+        q.stop_clean()
         log = d.log_text()
         assert len(re.findall(r"watch: consul .*, unreachable", log)) == 1
         assert len(re.findall(r"watch: consul .*, recovered", log)) == 1

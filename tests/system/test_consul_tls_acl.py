@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import subprocess
-import urllib.request
 
 import dns.rcode
 import pytest
@@ -141,14 +140,7 @@ class AclConsul(conftest.Consul):
     """A dev agent with ACLs on (default deny); the test talks to it with
     the master token."""
 
-    def api(self, method, path, body=None, timeout=10):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data,
-                                     method=method)
-        req.add_header("X-Consul-Token", MASTER)
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            text = r.read()
-        return json.loads(text) if text.strip() else None
+    api_headers = {"X-Consul-Token": MASTER}
 
 
 @pytest.fixture
